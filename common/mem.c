@@ -1,0 +1,65 @@
+/* common/mem.c — allocation wrappers with a test failure hook.  Any thread. */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include "common/mem.h"
+
+static atomic_long fail_countdown = -1;
+
+static int should_fail(void)
+{
+	long v = atomic_load_explicit(&fail_countdown, memory_order_relaxed);
+	if (v < 0)
+		return 0;
+	if (v == 0)
+		return 1;
+	atomic_fetch_sub_explicit(&fail_countdown, 1, memory_order_relaxed);
+	return 0;
+}
+
+void mem_fail_after(long n)
+{
+	atomic_store(&fail_countdown, n);
+}
+
+void *mem_alloc(size_t n)
+{
+	if (should_fail())
+		return NULL;
+	return malloc(n ? n : 1);
+}
+
+void *mem_calloc(size_t n, size_t size)
+{
+	if (should_fail())
+		return NULL;
+	return calloc(n ? n : 1, size ? size : 1);
+}
+
+void *mem_realloc(void *p, size_t n)
+{
+	if (should_fail())
+		return NULL;
+	return realloc(p, n ? n : 1);
+}
+
+char *mem_strndup(const char *s, size_t n)
+{
+	size_t len = strnlen(s, n);
+	char *d = mem_alloc(len + 1);
+	if (!d)
+		return NULL;
+	memcpy(d, s, len);
+	d[len] = '\0';
+	return d;
+}
+
+char *mem_strdup(const char *s)
+{
+	return mem_strndup(s, strlen(s));
+}
+
+void mem_free(void *p)
+{
+	free(p);
+}

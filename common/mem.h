@@ -1,0 +1,18 @@
+/* common/mem.h — checked allocation with a failure hook for tests.
+ *
+ * All heap allocation in backscope goes through these wrappers so that tests
+ * can make the n-th allocation fail (mem_fail_after) and drive error paths.
+ * Thread-safe. */
+#pragma once
+#include <stddef.h>
+
+void *mem_alloc(size_t n);              /* NULL on failure */
+void *mem_calloc(size_t n, size_t size); /* zeroed; NULL on failure or overflow */
+void *mem_realloc(void *p, size_t n);   /* NULL on failure; p stays valid then */
+char *mem_strdup(const char *s);        /* NULL on failure */
+char *mem_strndup(const char *s, size_t n);
+void mem_free(void *p);                 /* NULL is a no-op */
+
+/** Tests only: make the allocation after the next @n succeed-calls fail;
+ *  -1 disables the hook (the default). */
+void mem_fail_after(long n);
