@@ -13,10 +13,12 @@ PACKAGES=(
 	# build
 	build-essential cmake pkg-config clang libclang-rt-14-dev
 	libuv1-dev libldns-dev liblmdb-dev lmdb-utils libsvm-dev libcmocka-dev
-	libinih-dev libpcap-dev
+	libinih-dev libpcap-dev libfstrm-dev libprotobuf-c-dev protobuf-c-compiler
+	# dnstap.proto, the dnstap schema compiled by protoc-c at build time
+	golang-github-dnstap-golang-dnstap-dev
 	# DNS clients and reference servers used by the integration tests and the demo
 	bind9-dnsutils bind9-utils knot-dnsutils knot-dnssecutils ldnsutils
-	knot unbound nsd dnsperf
+	knot knot-module-dnstap fstrm-bin unbound nsd dnsperf
 	# test and demo plumbing: python3 (raw packets, differential check),
 	# ip/ss (iproute2), ps/pgrep (procps), unshare (util-linux), tcpdump
 	python3 iproute2 procps util-linux tcpdump
