@@ -651,6 +651,14 @@ static void answer_chaos(struct ans *a, const struct query *pq, const struct ans
 
 /* ---- the builder ---- */
 
+/* Our EDNS payload: answer_conf.udp_max, 1232 when unset, at least 512. */
+static uint16_t our_udp_max(const struct answer_conf *ac)
+{
+	if (!ac || ac->udp_max == 0)
+		return 1232;
+	return ac->udp_max < ANSWER_UDP_MIN ? ANSWER_UDP_MIN : ac->udp_max;
+}
+
 size_t answer_build(const struct zone_table *zt, const struct answer_conf *ac,
 		    enum answer_transport tr, const uint8_t *q, size_t qlen, uint8_t *tx,
 		    size_t cap, struct answer_info *info)
@@ -693,7 +701,7 @@ size_t answer_build(const struct zone_table *zt, const struct answer_conf *ac,
 	if (tr == ANSWER_UDP) {
 		limit = ANSWER_UDP_MIN;
 		if (pq.edns) {
-			uint16_t udp_max = ac && ac->udp_max >= ANSWER_UDP_MIN ? ac->udp_max : 1232;
+			uint16_t udp_max = our_udp_max(ac);
 			limit = pq.payload > ANSWER_UDP_MIN ? pq.payload : ANSWER_UDP_MIN;
 			if (limit > udp_max)
 				limit = udp_max;
@@ -755,7 +763,7 @@ size_t answer_build(const struct zone_table *zt, const struct answer_conf *ac,
 	}
 	if (pq.edns) {
 		uint8_t *p = tx + a.pos;
-		uint16_t udp_max = ac && ac->udp_max >= ANSWER_UDP_MIN ? ac->udp_max : 1232;
+		uint16_t udp_max = our_udp_max(ac);
 		p[0] = 0;
 		wire_put_u16(p + 1, T_OPT);
 		wire_put_u16(p + 3, udp_max);

@@ -117,7 +117,8 @@ static int on_rr(void *arg, const struct zone_rr *rr)
 		} else if (i != c->nfiles - 1) {
 			/* back in an including file: move it last for the fast check */
 			char *t = c->files[i];
-			memmove(&c->files[i], &c->files[i + 1], (c->nfiles - i - 1) * sizeof(char *));
+			memmove(&c->files[i], &c->files[i + 1],
+				(c->nfiles - i - 1) * sizeof(char *));
 			c->files[c->nfiles - 1] = t;
 			for (size_t k = 0; k < c->nrec; k++) {
 				if (c->recs[k].file == i)
@@ -639,9 +640,10 @@ static unsigned zone_check(struct zl_ctx *c, const struct zi_zone *z, const char
 				continue;
 			if (r->type == T_CNAME) {
 				if (++ncname == 2)
-					zone_errs_error(errs, zfile(c, r->file), r->line,
-							"more than one CNAME record at %s",
-							dname_to_text(rec_owner(c, r), on, sizeof on));
+					zone_errs_error(
+						errs, zfile(c, r->file), r->line,
+						"more than one CNAME record at %s",
+						dname_to_text(rec_owner(c, r), on, sizeof on));
 				if (!cname)
 					cname = r;
 			} else if (r->type != T_RRSIG && r->type != T_NSEC && !other) {
@@ -652,8 +654,8 @@ static unsigned zone_check(struct zl_ctx *c, const struct zi_zone *z, const char
 			zone_errs_error(errs, zfile(c, cname->file), cname->line,
 					"CNAME beside other data at %s (%s at %s:%u)",
 					dname_to_text(rec_owner(c, cname), on, sizeof on),
-					type_name(other->type, tn, sizeof tn), zfile(c, other->file),
-					(unsigned)other->line);
+					type_name(other->type, tn, sizeof tn),
+					zfile(c, other->file), (unsigned)other->line);
 	}
 	return errs->errors - before;
 }
@@ -1084,8 +1086,9 @@ static int load_one(struct zi_zone *z, const struct zone_source *src,
 		goto out;
 	if (olen == 0) {
 		if (flen == 0) {
-			zone_errs_error(errs, src->path, 0,
-					"no origin: configure one, or begin with $ORIGIN or an SOA");
+			zone_errs_error(
+				errs, src->path, 0,
+				"no origin: configure one, or begin with $ORIGIN or an SOA");
 			rc = BSC_EZONE;
 			goto out;
 		}
@@ -1153,7 +1156,8 @@ int zone_table_load(struct zone_table **out, const struct zone_source *src, size
 	for (size_t i = 0; i < n; i++) {
 		for (size_t j = 0; j < i; j++) {
 			const struct zi_zone *a = &zt->zones[i], *b = &zt->zones[j];
-			if (a->apex_len == b->apex_len && memcmp(a->apex, b->apex, a->apex_len) == 0) {
+			if (a->apex_len == b->apex_len &&
+			    memcmp(a->apex, b->apex, a->apex_len) == 0) {
 				zone_errs_error(&errs, a->path, 0, "zone %s is also loaded from %s",
 						a->origin_text, b->path);
 				rc = BSC_EZONE;

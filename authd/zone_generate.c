@@ -186,11 +186,14 @@ int zone_generate_subst(const char *tmpl, unsigned long value, char *out, size_t
 		} else {
 			int r;
 			if (base == 'o')
-				r = snprintf(num, sizeof num, "%0*llo", (int)width, (unsigned long long)v);
+				r = snprintf(num, sizeof num, "%0*llo", (int)width,
+					     (unsigned long long)v);
 			else if (base == 'x')
-				r = snprintf(num, sizeof num, "%0*llx", (int)width, (unsigned long long)v);
+				r = snprintf(num, sizeof num, "%0*llx", (int)width,
+					     (unsigned long long)v);
 			else if (base == 'X')
-				r = snprintf(num, sizeof num, "%0*llX", (int)width, (unsigned long long)v);
+				r = snprintf(num, sizeof num, "%0*llX", (int)width,
+					     (unsigned long long)v);
 			else
 				r = snprintf(num, sizeof num, "%0*lld", (int)width, v);
 			n = r > 0 ? (size_t)r : 0;

@@ -409,7 +409,8 @@ static int lex_next(struct zp_state *st, struct zp_file *f, struct zp_entry *e)
 			f->pos++;
 		} else {
 			start = f->pos;
-			while (f->pos < f->len && !is_sep(f->buf[f->pos]) && f->buf[f->pos] != '\0') {
+			while (f->pos < f->len && !is_sep(f->buf[f->pos]) &&
+			       f->buf[f->pos] != '\0') {
 				if (f->buf[f->pos] == '\\' && f->pos + 1 < f->len &&
 				    f->buf[f->pos + 1] != '\n' && f->buf[f->pos + 1] != '\0')
 					f->pos++;
@@ -617,7 +618,8 @@ static int rdata_simple(struct zp_state *st, const char *file, unsigned line, ui
 	case LDNS_RR_TYPE_A:
 	case LDNS_RR_TYPE_AAAA:
 		if (inet_pton(type == LDNS_RR_TYPE_A ? AF_INET : AF_INET6, s, st->rdata) != 1) {
-			zone_errs_error(st->errs, file, line, "bad %s rdata: '%s' is not an address",
+			zone_errs_error(st->errs, file, line,
+					"bad %s rdata: '%s' is not an address",
 					ldns_rr_descript(type)->_name, s);
 			return BSC_EZONE;
 		}
@@ -769,7 +771,8 @@ static int do_include(struct zp_state *st, struct zp_file *f, const struct zp_en
 	}
 	if (st->depth >= ZONE_INCLUDE_DEPTH) {
 		zone_errs_error(st->errs, f->path, e->line,
-				"$INCLUDE nested more than %d levels (a loop?)", ZONE_INCLUDE_DEPTH);
+				"$INCLUDE nested more than %d levels (a loop?)",
+				ZONE_INCLUDE_DEPTH);
 		return BSC_EZONE;
 	}
 	const char *name = tok_str(e, 1);
@@ -863,8 +866,8 @@ static int do_generate(struct zp_state *st, struct zp_file *f, const struct zp_e
 			bool subst = k == 2 || k > t;
 			if (subst) {
 				if (zone_generate_subst(s, v, buf, sizeof buf, &why) != 0) {
-					zone_errs_error(st->errs, f->path, e->line, "%s in '%s'", why,
-							s);
+					zone_errs_error(st->errs, f->path, e->line, "%s in '%s'",
+							why, s);
 					return BSC_EZONE;
 				}
 				s = buf;

@@ -25,10 +25,11 @@ static void load_once(void)
 		{ NULL, BSC_TEST_DATA "/zones/10.in-addr.arpa.zone" },
 		{ NULL, BSC_TEST_DATA "/zones/30.10.in-addr.arpa.zone" },
 		{ NULL, BSC_TEST_DATA "/zones/8.b.d.0.1.0.0.2.ip6.arpa.zone" },
+		{ NULL, BSC_TEST_DATA "/zones/40.in-addr.arpa.zone" },
 	};
 	char err[512];
 	log_set_level(LOG_ERR);
-	if (zone_table_load(&zt, src, 3, NULL, err, sizeof err) != 0) {
+	if (zone_table_load(&zt, src, 4, NULL, err, sizeof err) != 0) {
 		fprintf(stderr, "fuzz_query: cannot load the fixture zones: %s\n", err);
 		abort();
 	}

@@ -155,7 +155,8 @@ int dnsq_parse(const uint8_t *wire, size_t len, struct dnsq_answer *out)
 	ldns_rr_list *lists[DNSQ_SECTIONS] = { ldns_pkt_answer(p), ldns_pkt_authority(p),
 					       ldns_pkt_additional(p) };
 	for (int s = 0; s < DNSQ_SECTIONS; s++) {
-		for (size_t i = 0; lists[s] && i < ldns_rr_list_rr_count(lists[s]) && i < 1024; i++) {
+		for (size_t i = 0; lists[s] && i < ldns_rr_list_rr_count(lists[s]) && i < 1024;
+		     i++) {
 			out->rrs[s][i] = rr_text(ldns_rr_list_rr(lists[s], i));
 			out->count[s]++;
 		}

@@ -669,7 +669,8 @@ static void test_answer_build_nsid_unset(void **state)
 	assert_int_equal(rcode_of(r), 0);
 	assert_int_equal(tx[r - 1], 0); /* OPT rdlength 0 */
 	/* CHAOS with nothing configured: REFUSED */
-	static const uint8_t vb[] = { 7, 'v', 'e', 'r', 's', 'i', 'o', 'n', 4, 'b', 'i', 'n', 'd', 0 };
+	static const uint8_t vb[] = {7,	  'v', 'e', 'r', 's', 'i', 'o',
+				     'n', 4,   'b', 'i', 'n', 'd', 0};
 	n = mkq(q, 0, 1, 0, vb, sizeof vb, 16, 3);
 	r = answer_build(zt, &c, ANSWER_UDP, q, n, tx, sizeof tx, &info);
 	assert_int_equal(rcode_of(r), 5);
@@ -726,7 +727,8 @@ static void test_answer_build_info_in_zone(void **state)
 		{ "version.bind.", 16, 3, false, 0 },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		struct dnsq_opts o = { .id = 9, .qclass = cases[i].cls, .edns = true, .do_bit = true };
+		struct dnsq_opts o = {
+			.id = 9, .qclass = cases[i].cls, .edns = true, .do_bit = true};
 		int qlen = dnsq_build(q, sizeof q, cases[i].name, cases[i].type, &o);
 		assert_true(qlen > 0);
 		size_t n = answer_build(zt, &conf, ANSWER_UDP, q, (size_t)qlen, tx, sizeof tx,
@@ -763,8 +765,10 @@ static void test_answer_build_large_referral(void **state)
 	for (size_t i = 0; i < a.count[2]; i++) {
 		unsigned k = 0;
 		unsigned x = 0;
-		assert_int_equal(sscanf(a.rrs[2][i], "ns%u.many.40.in-addr.arpa. 3600 in aaaa 2001:db8:1::%x",
-					&k, &x), 2);
+		assert_int_equal(sscanf(a.rrs[2][i],
+					"ns%u.many.40.in-addr.arpa. 3600 in aaaa 2001:db8:1::%x",
+					&k, &x),
+				 2);
 		assert_int_equal(k, x);
 	}
 	dnsq_answer_free(&a);

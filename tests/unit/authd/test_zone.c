@@ -126,34 +126,42 @@ static void test_zone_table_load_bad(void **state)
 {
 	(void)state;
 	static const struct bad_case cases[] = {
-		{ "bad-no-soa.zone", NULL, BSC_EZONE, ": no SOA record at the zone apex" , NULL },
-		{ "bad-two-soa.zone", NULL, BSC_EZONE, ":5: second SOA record" , NULL },
-		{ "bad-soa-not-apex.zone", NULL, BSC_EZONE, ":5: SOA record at 2.1.10.in-addr.arpa." , NULL },
-		{ "bad-no-ns.zone", NULL, BSC_EZONE, ": no NS record at the zone apex" , NULL },
-		{ "bad-out-of-zone.zone", NULL, BSC_EZONE, ":6: out-of-zone record: 1.2.10" , NULL },
-		{ "bad-cname-other.zone", NULL, BSC_EZONE, ":6: CNAME beside other data at 1.1.10" , NULL },
-		{ "bad-two-cname.zone", NULL, BSC_EZONE, ":6: more than one CNAME record at 1.1.10" , NULL },
-		{ "bad-class.zone", NULL, BSC_EZONE, ":5: class CH not supported" , NULL },
-		{ "bad-rdata.zone", NULL, BSC_EZONE, ":5: bad A rdata" , NULL },
-		{ "bad-trailing.zone", NULL, BSC_EZONE, ":5: bad PTR rdata: Syntax error, superfluous text" , NULL },
-		{ "bad-ttl.zone", NULL, BSC_EZONE, ":5: bad TTL '1h30'" , NULL },
-		{ "bad-paren.zone", NULL, BSC_EZONE, ":4: missing ')'" , NULL },
-		{ "bad-type.zone", NULL, BSC_EZONE, ":5: unknown record type 'FOO'" , NULL },
-		{ "bad-unknown-rdata.zone", NULL, BSC_EZONE, ":5: \\# data shorter" , NULL },
-		{ "bad-directive.zone", NULL, BSC_EZONE, ":3: unknown directive '$FOO'" , NULL },
-		{ "bad-no-origin.zone", NULL, BSC_EZONE, ":2: bad owner name '1': relative name" , NULL },
-		{ "bad-include.zone", NULL, BSC_EZONE, ":5: cannot include" , NULL },
-		{ "bad-include-loop.zone", NULL, BSC_EZONE, ":2: $INCLUDE nested more than 16 levels",
-		  "bad-include-loop.inc" },
-		{ "bad-generate-range.zone", NULL, BSC_EZONE, ":5: bad $GENERATE range (start above" , NULL },
-		{ "bad-generate-big.zone", NULL, BSC_EZONE, ":5: $GENERATE range too large" , NULL },
-		{ "bad-generate-modifier.zone", NULL, BSC_EZONE, ":5: bad $GENERATE modifier base" , NULL },
-		{ "bad-generate-brace.zone", NULL, BSC_EZONE, ":5: bad $GENERATE modifier (missing }" , NULL },
-		{ "bad-generate-short.zone", NULL, BSC_EZONE, ":5: $GENERATE needs" , NULL },
-		{ "bad-label.zone", NULL, BSC_EZONE, ":5: bad owner name" , NULL },
+		{ "bad-no-soa.zone", NULL, BSC_EZONE, ": no SOA record at the zone apex", NULL },
+		{ "bad-two-soa.zone", NULL, BSC_EZONE, ":5: second SOA record", NULL },
+		{ "bad-soa-not-apex.zone", NULL, BSC_EZONE,
+		  ":5: SOA record at 2.1.10.in-addr.arpa.", NULL },
+		{ "bad-no-ns.zone", NULL, BSC_EZONE, ": no NS record at the zone apex", NULL },
+		{ "bad-out-of-zone.zone", NULL, BSC_EZONE, ":6: out-of-zone record: 1.2.10", NULL },
+		{ "bad-cname-other.zone", NULL, BSC_EZONE, ":6: CNAME beside other data at 1.1.10",
+		  NULL },
+		{ "bad-two-cname.zone", NULL, BSC_EZONE, ":6: more than one CNAME record at 1.1.10",
+		  NULL },
+		{ "bad-class.zone", NULL, BSC_EZONE, ":5: class CH not supported", NULL },
+		{ "bad-rdata.zone", NULL, BSC_EZONE, ":5: bad A rdata", NULL },
+		{ "bad-trailing.zone", NULL, BSC_EZONE,
+		  ":5: bad PTR rdata: Syntax error, superfluous text", NULL },
+		{ "bad-ttl.zone", NULL, BSC_EZONE, ":5: bad TTL '1h30'", NULL },
+		{ "bad-paren.zone", NULL, BSC_EZONE, ":4: missing ')'", NULL },
+		{ "bad-type.zone", NULL, BSC_EZONE, ":5: unknown record type 'FOO'", NULL },
+		{ "bad-unknown-rdata.zone", NULL, BSC_EZONE, ":5: \\# data shorter", NULL },
+		{ "bad-directive.zone", NULL, BSC_EZONE, ":3: unknown directive '$FOO'", NULL },
+		{ "bad-no-origin.zone", NULL, BSC_EZONE, ":2: bad owner name '1': relative name",
+		  NULL },
+		{ "bad-include.zone", NULL, BSC_EZONE, ":5: cannot include", NULL },
+		{ "bad-include-loop.zone", NULL, BSC_EZONE,
+		  ":2: $INCLUDE nested more than 16 levels", "bad-include-loop.inc" },
+		{ "bad-generate-range.zone", NULL, BSC_EZONE,
+		  ":5: bad $GENERATE range (start above", NULL },
+		{ "bad-generate-big.zone", NULL, BSC_EZONE, ":5: $GENERATE range too large", NULL },
+		{ "bad-generate-modifier.zone", NULL, BSC_EZONE, ":5: bad $GENERATE modifier base",
+		  NULL },
+		{ "bad-generate-brace.zone", NULL, BSC_EZONE,
+		  ":5: bad $GENERATE modifier (missing }", NULL },
+		{ "bad-generate-short.zone", NULL, BSC_EZONE, ":5: $GENERATE needs", NULL },
+		{ "bad-label.zone", NULL, BSC_EZONE, ":5: bad owner name", NULL },
 		{ "30.10.in-addr.arpa.zone", "31.10.in-addr.arpa", BSC_EZONE,
-		  ":4: out-of-zone record: 30.10.in-addr.arpa. is not in zone 31.10" , NULL },
-		{ "no-such-file.zone", NULL, BSC_ENOENT, ": cannot read: " , NULL },
+		  ":4: out-of-zone record: 30.10.in-addr.arpa. is not in zone 31.10", NULL },
+		{ "no-such-file.zone", NULL, BSC_ENOENT, ": cannot read: ", NULL },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		char path[512], err[512] = "";
@@ -197,24 +205,34 @@ static void test_zone_generate(void **state)
 	char err[512];
 	assert_int_equal(load1(&zt, NULL, Z("generate.zone"), err, sizeof err), 0);
 	struct dnsq_answer a;
-	expect_one(zt, "1.1.2.10.in-addr.arpa.", "PTR", "1.1.2.10.in-addr.arpa. 3600 IN PTR plain-1.example.");
-	expect_one(zt, "3.1.2.10.in-addr.arpa.", "PTR", "3.1.2.10.in-addr.arpa. 3600 IN PTR plain-3.example.");
-	expect_one(zt, "5.1.2.10.in-addr.arpa.", "PTR", "5.1.2.10.in-addr.arpa. 3600 IN PTR plain-5.example.");
+	expect_one(zt, "1.1.2.10.in-addr.arpa.", "PTR",
+		   "1.1.2.10.in-addr.arpa. 3600 IN PTR plain-1.example.");
+	expect_one(zt, "3.1.2.10.in-addr.arpa.", "PTR",
+		   "3.1.2.10.in-addr.arpa. 3600 IN PTR plain-3.example.");
+	expect_one(zt, "5.1.2.10.in-addr.arpa.", "PTR",
+		   "5.1.2.10.in-addr.arpa. 3600 IN PTR plain-5.example.");
 	assert_int_equal(ask(zt, "2.1.2.10.in-addr.arpa.", "PTR", &a), 3);
 	dnsq_answer_free(&a);
-	expect_one(zt, "0.2.2.10.in-addr.arpa.", "PTR", "0.2.2.10.in-addr.arpa. 3600 IN PTR host-010.example.");
-	expect_one(zt, "2.2.2.10.in-addr.arpa.", "PTR", "2.2.2.10.in-addr.arpa. 3600 IN PTR host-012.example.");
-	expect_one(zt, "5.3.2.10.in-addr.arpa.", "PTR", "5.3.2.10.in-addr.arpa. 3600 IN PTR neg-00.example.");
-	expect_one(zt, "6.3.2.10.in-addr.arpa.", "PTR", "6.3.2.10.in-addr.arpa. 3600 IN PTR neg-01.example.");
+	expect_one(zt, "0.2.2.10.in-addr.arpa.", "PTR",
+		   "0.2.2.10.in-addr.arpa. 3600 IN PTR host-010.example.");
+	expect_one(zt, "2.2.2.10.in-addr.arpa.", "PTR",
+		   "2.2.2.10.in-addr.arpa. 3600 IN PTR host-012.example.");
+	expect_one(zt, "5.3.2.10.in-addr.arpa.", "PTR",
+		   "5.3.2.10.in-addr.arpa. 3600 IN PTR neg-00.example.");
+	expect_one(zt, "6.3.2.10.in-addr.arpa.", "PTR",
+		   "6.3.2.10.in-addr.arpa. 3600 IN PTR neg-01.example.");
 	expect_one(zt, "o.4.2.10.in-addr.arpa.", "PTR",
 		   "o.4.2.10.in-addr.arpa. 3600 IN PTR oct-0012.hex-000a.HEX-000A.example.");
 	assert_true(tx_has("\010oct-0012\010hex-000a\010HEX-000A"));
 	expect_one(zt, "n.5.2.10.in-addr.arpa.", "PTR",
 		   "n.5.2.10.in-addr.arpa. 3600 IN PTR nib-b.1.NIB-B.1.wide-b.1.0.0.example.");
 	assert_true(tx_has("\005nib-b\0011\005NIB-B\0011\006wide-b\0011\0010\0010\007example"));
-	expect_one(zt, "d.6.2.10.in-addr.arpa.", "TXT", "d.6.2.10.in-addr.arpa. 3600 IN TXT \"cost$x$y\"");
-	expect_one(zt, "1.7.2.10.in-addr.arpa.", "PTR", "1.7.2.10.in-addr.arpa. 300 IN PTR ttl-1.example.");
-	expect_one(zt, "2.7.2.10.in-addr.arpa.", "PTR", "2.7.2.10.in-addr.arpa. 300 IN PTR ttl-2.example.");
+	expect_one(zt, "d.6.2.10.in-addr.arpa.", "TXT",
+		   "d.6.2.10.in-addr.arpa. 3600 IN TXT \"cost$x$y\"");
+	expect_one(zt, "1.7.2.10.in-addr.arpa.", "PTR",
+		   "1.7.2.10.in-addr.arpa. 300 IN PTR ttl-1.example.");
+	expect_one(zt, "2.7.2.10.in-addr.arpa.", "PTR",
+		   "2.7.2.10.in-addr.arpa. 300 IN PTR ttl-2.example.");
 	expect_one(zt, "1.8.2.10.in-addr.arpa.", "CNAME",
 		   "1.8.2.10.in-addr.arpa. 3600 IN CNAME 1.1.2.10.in-addr.arpa.");
 	struct zone_info zi;
@@ -229,8 +247,10 @@ static void test_zone_include(void **state)
 	struct zone_table *zt = NULL;
 	char err[512];
 	assert_int_equal(load1(&zt, NULL, Z("include.zone"), err, sizeof err), 0);
-	expect_one(zt, "1.3.10.in-addr.arpa.", "PTR", "1.3.10.in-addr.arpa. 3600 IN PTR included.example.");
-	expect_one(zt, "5.3.10.in-addr.arpa.", "PTR", "5.3.10.in-addr.arpa. 3600 IN PTR nested.example.");
+	expect_one(zt, "1.3.10.in-addr.arpa.", "PTR",
+		   "1.3.10.in-addr.arpa. 3600 IN PTR included.example.");
+	expect_one(zt, "5.3.10.in-addr.arpa.", "PTR",
+		   "5.3.10.in-addr.arpa. 3600 IN PTR nested.example.");
 	expect_one(zt, "1.9.3.10.in-addr.arpa.", "PTR",
 		   "1.9.3.10.in-addr.arpa. 3600 IN PTR included.example.");
 	expect_one(zt, "5.9.3.10.in-addr.arpa.", "PTR",
@@ -246,14 +266,17 @@ static void test_zone_rfc3597(void **state)
 	struct zone_table *zt = NULL;
 	char err[512];
 	assert_int_equal(load1(&zt, NULL, Z("rfc3597.zone"), err, sizeof err), 0);
-	expect_one(zt, "1.4.10.in-addr.arpa.", "TYPE65534", "1.4.10.in-addr.arpa. 3600 IN TYPE65534 \\# 2 abcd");
-	expect_one(zt, "1.4.10.in-addr.arpa.", "PTR", "1.4.10.in-addr.arpa. 3600 IN PTR known.example.");
+	expect_one(zt, "1.4.10.in-addr.arpa.", "TYPE65534",
+		   "1.4.10.in-addr.arpa. 3600 IN TYPE65534 \\# 2 abcd");
+	expect_one(zt, "1.4.10.in-addr.arpa.", "PTR",
+		   "1.4.10.in-addr.arpa. 3600 IN PTR known.example.");
 	struct dnsq_answer a;
 	assert_int_equal(ask(zt, "2.4.10.in-addr.arpa.", "TYPE65000", &a), 0);
 	assert_int_equal(a.count[0], 1);
 	dnsq_answer_free(&a);
 	expect_one(zt, "3.4.10.in-addr.arpa.", "A", "3.4.10.in-addr.arpa. 3600 IN A 192.0.2.1");
-	expect_one(zt, "4.4.10.in-addr.arpa.", "PTR", "4.4.10.in-addr.arpa. 3600 IN PTR host.example.");
+	expect_one(zt, "4.4.10.in-addr.arpa.", "PTR",
+		   "4.4.10.in-addr.arpa. 3600 IN PTR host.example.");
 	zone_table_free(zt);
 }
 
