@@ -263,21 +263,25 @@ def _sockaddr(host, port):
     return family, (host, port)
 
 
-def udp_exchange(host, port, wire, timeout=3.0, want_id=None):
-    """Send one datagram; return the reply whose ID matches (or None on timeout)."""
+def udp_exchange(host, port, wire, timeout=3.0, want_id=None, tries=3):
+    """Send one datagram, resending it up to @tries times when no reply comes
+    within @timeout (a loaded machine may be slow, never wrong); return the
+    reply whose ID matches, or None when every try timed out."""
     family, addr = _sockaddr(host, port)
+    if want_id is None and len(wire) >= 2:
+        want_id = struct.unpack("!H", wire[:2])[0]
     with socket.socket(family, socket.SOCK_DGRAM) as s:
         s.settimeout(timeout)
-        s.sendto(wire, addr)
-        if want_id is None and len(wire) >= 2:
-            want_id = struct.unpack("!H", wire[:2])[0]
-        while True:
-            try:
-                data = s.recv(65535)
-            except socket.timeout:
-                return None
-            if len(data) >= 2 and struct.unpack("!H", data[:2])[0] == want_id:
-                return data
+        for _ in range(max(1, tries)):
+            s.sendto(wire, addr)
+            while True:
+                try:
+                    data = s.recv(65535)
+                except socket.timeout:
+                    break
+                if len(data) >= 2 and struct.unpack("!H", data[:2])[0] == want_id:
+                    return data
+    return None
 
 
 def tcp_read_msg(s):
@@ -299,7 +303,7 @@ def _recv_exact(s, n):
     return buf
 
 
-def tcp_connect(host, port, timeout=3.0):
+def tcp_connect(host, port, timeout=20.0):
     family, addr = _sockaddr(host, port)
     s = socket.socket(family, socket.SOCK_STREAM)
     s.settimeout(timeout)
@@ -307,7 +311,7 @@ def tcp_connect(host, port, timeout=3.0):
     return s
 
 
-def tcp_exchange(host, port, wire, timeout=3.0):
+def tcp_exchange(host, port, wire, timeout=20.0):
     with tcp_connect(host, port, timeout) as s:
         s.sendall(struct.pack("!H", len(wire)) + wire)
         return tcp_read_msg(s)

@@ -241,7 +241,7 @@ DQ_ADDR=127.0.0.1
 OUT=
 # dq ARGS...: one dig query to $DQ_ADDR port $PORT; output in $OUT.
 dq() {
-	OUT=$(dig @"$DQ_ADDR" -p "$PORT" +norec +nocookie +time=2 +tries=1 "$@" 2>&1) || true
+	OUT=$(dig @"$DQ_ADDR" -p "$PORT" +norec +nocookie +time=5 +tries=3 "$@" 2>&1) || true
 }
 
 dq_status() { printf '%s\n' "$OUT" | sed -n 's/.*status: \([A-Z0-9]*\),.*/\1/p' | head -n 1; }
