@@ -1541,3 +1541,104 @@ out:
 	reader_end(s, txn);
 	return rc;
 }
+
+/* ---------------------------------------------------------------------------
+ * Meta text values: type byte META_STR_TYPE, then the text (no NUL).
+ * ------------------------------------------------------------------------- */
+
+#define META_STR_TYPE 0x81
+#define META_NAME_MAX 400
+
+int store_meta_get_str(struct store *s, const char *name, char *buf, size_t len)
+{
+	MDB_txn *txn;
+	size_t nlen = strlen(name);
+	if (!nlen || nlen > META_NAME_MAX)
+		return BSC_EINVAL;
+	int rc = reader_begin(s, &txn);
+	if (rc < 0)
+		return rc;
+	MDB_val k = { nlen, (void *)name }, d;
+	rc = bsc_err_mdb(mdb_get(txn, s->dbi[STORE_DB_META], &k, &d));
+	if (rc < 0)
+		goto out;
+	const uint8_t *p = d.mv_data;
+	if (d.mv_size < 1 || p[0] != META_STR_TYPE) {
+		rc = BSC_EMALF;
+		goto out;
+	}
+	if (d.mv_size - 1 >= len) {
+		rc = BSC_ENOSPC;
+		goto out;
+	}
+	memcpy(buf, p + 1, d.mv_size - 1);
+	buf[d.mv_size - 1] = '\0';
+	rc = (int)(d.mv_size - 1);
+out:
+	reader_end(s, txn);
+	return rc;
+}
+
+int store_meta_set_str(struct store *s, const char *name, const char *value)
+{
+	size_t nlen = strlen(name), vlen = strlen(value);
+	uint8_t buf[1 + STORE_META_STR_MAX];
+	MDB_txn *txn;
+
+	if (s->readonly)
+		return BSC_EACCES;
+	if (s->batch_active || !nlen || nlen > META_NAME_MAX)
+		return BSC_EINVAL;
+	if (vlen > STORE_META_STR_MAX)
+		return BSC_ERANGE;
+	buf[0] = META_STR_TYPE;
+	memcpy(buf + 1, value, vlen);
+	int rc = bsc_err_mdb(mdb_txn_begin(s->env, NULL, 0, &txn));
+	if (rc < 0)
+		return rc;
+	MDB_val k = { nlen, (void *)name }, d = { 1 + vlen, buf };
+	rc = bsc_err_mdb(mdb_put(txn, s->dbi[STORE_DB_META], &k, &d, 0));
+	if (rc < 0) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	return bsc_err_mdb(mdb_txn_commit(txn));
+}
+
+int store_meta_str_walk(struct store *s, const char *prefix, store_meta_str_cb cb, void *ctx)
+{
+	char name[META_NAME_MAX + 1], value[STORE_META_STR_MAX + 1];
+	size_t plen = strlen(prefix);
+	MDB_txn *txn;
+	MDB_cursor *c;
+	int rc = reader_begin(s, &txn);
+	if (rc < 0)
+		return rc;
+	if ((rc = bsc_err_mdb(mdb_cursor_open(txn, s->dbi[STORE_DB_META], &c))) < 0)
+		goto out;
+	MDB_val k = { plen, (void *)prefix }, d;
+	int mrc = plen ? mdb_cursor_get(c, &k, &d, MDB_SET_RANGE)
+		       : mdb_cursor_get(c, &k, &d, MDB_FIRST);
+	while (mrc == 0 && k.mv_size >= plen && memcmp(k.mv_data, prefix, plen) == 0) {
+		const uint8_t *p = d.mv_data;
+		if (k.mv_size <= META_NAME_MAX && d.mv_size >= 1 && p[0] == META_STR_TYPE &&
+		    d.mv_size - 1 <= STORE_META_STR_MAX) {
+			memcpy(name, k.mv_data, k.mv_size);
+			name[k.mv_size] = '\0';
+			memcpy(value, p + 1, d.mv_size - 1);
+			value[d.mv_size - 1] = '\0';
+			rc = cb(ctx, name, value);
+			if (rc) {
+				rc = rc > 0 ? 0 : rc;
+				break;
+			}
+		}
+		mrc = mdb_cursor_get(c, &k, &d, MDB_NEXT);
+	}
+	if (!rc && mrc && mrc != MDB_NOTFOUND)
+		rc = bsc_err_mdb(mrc);
+	mdb_cursor_close(c);
+out:
+	reader_end(s, txn);
+	return rc;
+}

@@ -204,3 +204,27 @@ int store_count_originators(struct store *s, uint64_t from_s, uint64_t to_s, uin
 /** Per-bucket counters, oldest first. */
 int store_bucket_walk(struct store *s, uint64_t from_s, uint64_t to_s, store_bucket_cb cb,
 		      void *ctx);
+
+/* ---- meta text values ----
+ * Text under names of the caller's choosing, beside the integer values (the
+ * ingest tool keeps "ingest/<fingerprint>" records here).  Stored as a type
+ * byte 0x81 (text, version 1) followed by the bytes, no NUL; an integer value
+ * never starts with that byte, so the two kinds cannot be mistaken. */
+
+#define STORE_META_STR_MAX 2048 /* bytes of text, NUL not counted */
+
+/** Copy the text under @name into @buf (NUL-terminated).  Returns its length,
+ *  BSC_ENOENT (absent), BSC_EMALF (not a text value), BSC_ENOSPC (@len too
+ *  small) or BSC_E*.  Own read transaction; any thread. */
+int store_meta_get_str(struct store *s, const char *name, char *buf, size_t len);
+/** Set the text under @name (at most STORE_META_STR_MAX bytes) in its own
+ *  write transaction (it waits while another process writes).  BSC_EACCES
+ *  on a read-only store, BSC_EINVAL during a batch or for a name that is
+ *  empty or longer than 400 bytes, BSC_ERANGE for a longer text. */
+int store_meta_set_str(struct store *s, const char *name, const char *value);
+
+typedef int (*store_meta_str_cb)(void *ctx, const char *name, const char *value);
+/** Every text value whose name starts with @prefix, in name order.  Values of
+ *  another kind under the prefix are skipped.  The callback rule of the walks
+ *  above applies; the strings are valid during the call only. */
+int store_meta_str_walk(struct store *s, const char *prefix, store_meta_str_cb cb, void *ctx);

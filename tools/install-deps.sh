@@ -14,7 +14,7 @@ PACKAGES=(
 	build-essential cmake pkg-config clang libclang-rt-14-dev
 	libuv1-dev libldns-dev liblmdb-dev lmdb-utils libsvm-dev libcmocka-dev
 	libinih-dev libpcap-dev libfstrm-dev libprotobuf-c-dev protobuf-c-compiler
-	libjson-c-dev
+	libjson-c-dev nettle-dev
 	# dnstap.proto, the dnstap schema compiled by protoc-c at build time
 	golang-github-dnstap-golang-dnstap-dev
 	# DNS clients and reference servers used by the integration tests and the demo
