@@ -13,6 +13,7 @@ enum event_flag {
 	EVENT_DO = 1 << 2,   /* DNSSEC OK */
 	EVENT_TCP = 1 << 3,  /* arrived over TCP */
 	EVENT_ECS = 1 << 4,  /* ecs holds the EDNS Client Subnet */
+	EVENT_RCODE_UNKNOWN = 1 << 5, /* offline ingest saw no answer: rcode is 0, not known */
 };
 
 struct query_event {

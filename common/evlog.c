@@ -40,7 +40,8 @@
 
 #define REC_EVENT 1
 #define REC_FOOTER 2
-#define EVENT_FLAGS_KNOWN (EVENT_RD | EVENT_EDNS | EVENT_DO | EVENT_TCP | EVENT_ECS)
+#define EVENT_FLAGS_KNOWN                                                                          \
+	(EVENT_RD | EVENT_EDNS | EVENT_DO | EVENT_TCP | EVENT_ECS | EVENT_RCODE_UNKNOWN)
 #define READ_CHUNK (1u << 20)
 #define NAME_PREFIX "events-"
 #define NAME_SUFFIX ".bsl"

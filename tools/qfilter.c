@@ -418,7 +418,7 @@ static void push_response(struct qfilter_queue *q, const struct qfilter_msg *m)
 	struct pend *p = &q->ring[best - 1];
 	unsigned rcode = response_rcode(w, m->len, HDR_LEN + n + 4);
 	p->ev.rcode = (uint8_t)(rcode > 255 ? 255 : rcode);
-	p->ev.flags = (uint8_t)(p->ev.flags & ~QFILTER_RCODE_UNKNOWN);
+	p->ev.flags = (uint8_t)(p->ev.flags & ~EVENT_RCODE_UNKNOWN);
 	p->matched = true;
 	q->st->rcode_known++;
 }
@@ -499,7 +499,7 @@ int qfilter_queue_push(struct qfilter_queue *q, const struct qfilter_msg *m)
 	to_sockaddr(&sa, &m->src, m->sport);
 	capture_event_fill(&p->ev, m->time_ns, &sa.u.sa, m->wire, m->len, &info, m->tcp);
 	p->ev.rcode = 0;
-	p->ev.flags = (uint8_t)(p->ev.flags | QFILTER_RCODE_UNKNOWN);
+	p->ev.flags = (uint8_t)(p->ev.flags | EVENT_RCODE_UNKNOWN);
 	p->matched = false;
 	p->id = wire_get_u16(m->wire);
 	p->next = 0;

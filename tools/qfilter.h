@@ -13,13 +13,8 @@
 #include "common/addr.h"
 #include "common/event.h"
 
-/** Event flag set by ingest when no response to the query was seen, so
- *  ev->rcode (then 0) is not known.  Not in enum event_flag (yet): the event
- *  log does not store it. */
-#define QFILTER_RCODE_UNKNOWN (1u << 5)
-
 /** Default matching window: a query waits this long (capture time) for its
- *  response before it is delivered with QFILTER_RCODE_UNKNOWN. */
+ *  response before it is delivered with EVENT_RCODE_UNKNOWN. */
 #define QFILTER_WINDOW_NS 2000000000ull
 
 struct qfilter; /* opaque: what to keep */
@@ -37,7 +32,7 @@ int qfilter_add_server(struct qfilter *f, const char *addr);
 int qfilter_add_zone(struct qfilter *f, const char *zone);
 /** Response matching on (@on, the default) or off, and its window in ns
  *  (0 = QFILTER_WINDOW_NS).  Off: every event is delivered at once with
- *  QFILTER_RCODE_UNKNOWN. */
+ *  EVENT_RCODE_UNKNOWN. */
 void qfilter_set_match(struct qfilter *f, bool on, uint64_t window_ns);
 bool qfilter_match_server(const struct qfilter *f, const struct bsc_addr *dst);
 /** @lc: lower-case wire qname of @len bytes (root label included). */
@@ -100,7 +95,7 @@ bool qfilter_queue_full(const struct qfilter_queue *q);
  *  queue full) or, with @drain (end of input), whatever is left, in arrival
  *  order.  Returns 1 (@ev filled) or 0 (none ready).  When the queue fills up
  *  before a single response was seen, the input is taken to have none and
- *  matching stops: events then leave at once, with QFILTER_RCODE_UNKNOWN. */
+ *  matching stops: events then leave at once, with EVENT_RCODE_UNKNOWN. */
 int qfilter_queue_pop(struct qfilter_queue *q, struct query_event *ev, bool drain);
 /** Events held. */
 size_t qfilter_queue_count(const struct qfilter_queue *q);

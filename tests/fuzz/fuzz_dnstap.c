@@ -26,7 +26,7 @@ static void check(const struct query_event *ev)
 		abort();
 	if (ev->orig.kind > REVNAME_CLASSLESS)
 		abort();
-	if ((ev->flags & QFILTER_RCODE_UNKNOWN) && ev->rcode != 0)
+	if ((ev->flags & EVENT_RCODE_UNKNOWN) && ev->rcode != 0)
 		abort();
 }
 

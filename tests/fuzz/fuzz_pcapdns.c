@@ -82,7 +82,7 @@ static void check(const struct query_event *ev)
 		abort();
 	if ((ev->flags & EVENT_ECS) && ev->ecs.family != AF_INET && ev->ecs.family != AF_INET6)
 		abort();
-	if ((ev->flags & QFILTER_RCODE_UNKNOWN) && ev->rcode != 0)
+	if ((ev->flags & EVENT_RCODE_UNKNOWN) && ev->rcode != 0)
 		abort();
 }
 

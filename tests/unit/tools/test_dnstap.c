@@ -208,7 +208,7 @@ static void check_truth(const struct run *r, size_t *probes)
 		} else {
 			assert_false(ev->flags & EVENT_ECS);
 		}
-		assert_false(ev->flags & QFILTER_RCODE_UNKNOWN);
+		assert_false(ev->flags & EVENT_RCODE_UNKNOWN);
 		assert_int_equal(ev->rcode, x->rcode);
 	}
 	assert_int_equal(r->n - *probes, want);
@@ -649,7 +649,7 @@ static void test_dnstap_feed_messages(void **state)
 	assert_string_equal(buf, "192.0.2.9");
 	addr_format(&ev[0].orig.addr, buf, sizeof buf);
 	assert_string_equal(buf, "1.2.3.4");
-	assert_int_equal(ev[1].flags, EVENT_TCP | EVENT_EDNS | EVENT_DO | QFILTER_RCODE_UNKNOWN);
+	assert_int_equal(ev[1].flags, EVENT_TCP | EVENT_EDNS | EVENT_DO | EVENT_RCODE_UNKNOWN);
 	assert_int_equal(ev[1].orig.kind, REVNAME_PARTIAL);
 	addr_format(&ev[1].querier, buf, sizeof buf);
 	assert_string_equal(buf, "2001:db8::9");

@@ -202,7 +202,7 @@ static void check_event(const struct truth *t, const struct query_event *ev)
 		assert_false(ev->flags & EVENT_ECS);
 	}
 	assert_true(t->rcode >= 0);
-	assert_false(ev->flags & QFILTER_RCODE_UNKNOWN);
+	assert_false(ev->flags & EVENT_RCODE_UNKNOWN);
 	assert_int_equal(ev->rcode, t->rcode);
 }
 
@@ -381,7 +381,7 @@ static void test_pcap_match_off(void **state)
 	assert_int_equal(decode(r, DATA "/lo.pcap", &o), 0);
 	assert_true(r->n > 100);
 	for (size_t i = 0; i < r->n; i++) {
-		assert_true(r->ev[i].flags & QFILTER_RCODE_UNKNOWN);
+		assert_true(r->ev[i].flags & EVENT_RCODE_UNKNOWN);
 		assert_int_equal(r->ev[i].rcode, 0);
 	}
 	assert_int_equal(r->st.dns.rcode_known, 0);
@@ -754,7 +754,7 @@ static void test_pcap_ip_layers(void **state)
 	assert_int_equal(r->st.not_dns, 2);
 	assert_int_equal(r->st.packets, 14);
 	for (size_t i = 0; i < r->n; i++)
-		assert_true(r->ev[i].flags & QFILTER_RCODE_UNKNOWN);
+		assert_true(r->ev[i].flags & EVENT_RCODE_UNKNOWN);
 	free(r);
 }
 
@@ -861,11 +861,11 @@ static void test_pcap_tcp_segments(void **state)
 		assert_true(r->ev[i].flags & EVENT_TCP);
 	}
 	assert_int_equal(r->ev[4].rcode, 16);
-	assert_false(r->ev[4].flags & QFILTER_RCODE_UNKNOWN);
+	assert_false(r->ev[4].flags & EVENT_RCODE_UNKNOWN);
 	assert_true(r->ev[4].flags & EVENT_EDNS);
-	assert_false(r->ev[0].flags & QFILTER_RCODE_UNKNOWN);
+	assert_false(r->ev[0].flags & EVENT_RCODE_UNKNOWN);
 	assert_int_equal(r->ev[0].rcode, 3);
-	assert_true(r->ev[1].flags & QFILTER_RCODE_UNKNOWN);
+	assert_true(r->ev[1].flags & EVENT_RCODE_UNKNOWN);
 	assert_int_equal(r->st.tcp_partial, 2);
 	assert_int_equal(r->st.tcp_retrans, 2);
 	assert_int_equal(r->st.tcp_nodata, 2);
@@ -955,9 +955,9 @@ static void test_pcap_match_window(void **state)
 	synth_close(&s);
 	assert_int_equal(decode(r, path, NULL), 0);
 	assert_int_equal(r->n, 2);
-	assert_true(r->ev[0].flags & QFILTER_RCODE_UNKNOWN);
+	assert_true(r->ev[0].flags & EVENT_RCODE_UNKNOWN);
 	assert_int_equal(r->ev[0].rcode, 0);
-	assert_false(r->ev[1].flags & QFILTER_RCODE_UNKNOWN);
+	assert_false(r->ev[1].flags & EVENT_RCODE_UNKNOWN);
 	assert_int_equal(r->ev[1].rcode, 5);
 	assert_int_equal(r->st.dns.unmatched, 1);
 	free(r);
