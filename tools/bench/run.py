@@ -167,18 +167,47 @@ def first_line_matching(text, rx):
 # ------------------------------------------------------------------ counters parsing
 
 def parse_counters(text):
-    """Counters of a stats line: every `key=N` (keys lower-cased: queries, replies,
-    dropped, events, noerror, refused, ...), and from backscope's
-    `...; capture: N events (full N, partial N, ...)` capture_events and capture_*."""
+    """Counters of a stats line.  Every `key=N` of the head (keys lower-cased:
+    queries, replies, dropped, events, noerror, refused, ...); from backscope's
+    sections `capture: N events (full N, ...), dropped N`, `store: N events
+    flushed ..., N failed (N events lost), N not aggregated` and `event log: N
+    written, N lost, N segments`: capture_events, capture_dropped, capture_full...,
+    store_flushed, store_failed, store_lost, store_not_aggregated, evlog_written,
+    evlog_lost, evlog_segments; from its closing line `capture: closed: N events
+    flushed, N dropped (...), event log N written`: closed_flushed,
+    closed_dropped, closed_evlog_written."""
     d = {}
-    head, _, cap = text.partition("; capture:")
-    for k, v in re.findall(r"([A-Za-z][\w-]*)=(\d+)\b", head):
-        d[k.lower()] = int(v)
-    m = re.match(r"\s*(\d+)\s+events", cap)
+    m = re.search(r"capture: closed: (\d+) events flushed, (\d+) dropped", text)
     if m:
-        d["capture_events"] = int(m.group(1))
-        for k, v in re.findall(r"([a-z]+)\s+(\d+)", cap[m.end():]):
-            d[f"capture_{k}"] = int(v)
+        d["closed_flushed"], d["closed_dropped"] = int(m.group(1)), int(m.group(2))
+        m = re.search(r"capture: closed:.*event log (\d+) written", text)
+        if m:
+            d["closed_evlog_written"] = int(m.group(1))
+        text = "\n".join(ln for ln in text.splitlines() if "capture: closed:" not in ln)
+    parts = text.split("; ")
+    for k, v in re.findall(r"([A-Za-z][\w-]*)=(\d+)\b", parts[0]):
+        d[k.lower()] = int(v)
+    pats = {
+        "capture:": [(r"^capture:\s*(\d+) events", "capture_events"),
+                     (r"\bdropped (\d+)", "capture_dropped")],
+        "store:": [(r"(\d+) events flushed", "store_flushed"), (r"(\d+) failed", "store_failed"),
+                   (r"\((\d+) events lost\)", "store_lost"),
+                   (r"(\d+) not aggregated", "store_not_aggregated")],
+        "event log:": [(r"(\d+) written", "evlog_written"), (r"(\d+) lost", "evlog_lost"),
+                       (r"(\d+) segments", "evlog_segments")],
+    }
+    for part in parts[1:]:
+        part = part.strip()
+        for head, pl in pats.items():
+            if part.startswith(head):
+                for rx, key in pl:
+                    m = re.search(rx, part)
+                    if m:
+                        d[key] = int(m.group(1))
+                if head == "capture:":
+                    inner = re.search(r"\(([^)]*)\)", part)
+                    for k, v in re.findall(r"([a-z]+) (\d+)", inner.group(1) if inner else ""):
+                        d[f"capture_{k}"] = int(v)
     return d
 
 
@@ -311,7 +340,8 @@ class ProcServer(Server):
         self.proc, self.pid = None, None
         text = self._read()[off:]
         fl = [ln for ln in text.splitlines() if "stats" in ln]
-        final = parse_counters(fl[-1] if fl else text)
+        cl = [ln for ln in text.splitlines() if "capture: closed:" in ln]
+        final = parse_counters("\n".join(fl[-1:] + cl[-1:]) if fl else text)
         final["_text"] = text.strip()
         final["_exit"] = rc
         return final
@@ -537,6 +567,8 @@ def setup(ctx):
             raise BenchError(f"{path}: found none of the ports {list(RIG_PORTS.values())} to move")
         with open(path, "w") as f:
             f.write(text)
+    if os.path.isdir(os.path.join(ctx.work, "db")):      # backscope's store of an earlier run
+        shutil.rmtree(os.path.join(ctx.work, "db"))
     ctx.out = os.path.abspath(a.out or os.path.join(ctx.work, "results"))
     os.makedirs(ctx.out, exist_ok=True)
     log(f"work folder {ctx.work}, results in {ctx.out}")
@@ -609,22 +641,24 @@ def environment(ctx):
 
 
 def wait_quiet(ctx):
-    """Settle (let the previous load's backlog drain), then wait while something
-    else keeps the server's core busy (a shared machine), up to --quiet-wait s.
-    Returns the busy share of the idle server core in the last look."""
+    """Settle (let the previous load's backlog drain), then, when something else
+    keeps the server's core busy (a shared machine), wait until it has been
+    quiet for 2 s in a row, up to --quiet-wait s.  Returns the busy share of the
+    idle server core in the last look."""
     a = ctx.args
     b0 = cpu_jiffies(a.server_cpu)
     time.sleep(a.settle)
     idle = share(b0, cpu_jiffies(a.server_cpu))
+    if idle <= a.max_idle_busy:
+        return idle
+    log(f"    server core {100 * idle:.0f} % busy while idle: waiting for quiet")
     deadline = time.monotonic() + a.quiet_wait
-    waited = False
-    while idle > a.max_idle_busy and time.monotonic() < deadline:
-        if not waited:
-            log(f"    server core {100 * idle:.0f} % busy while idle: waiting for quiet")
-            waited = True
+    quiet = 0
+    while quiet < 4 and time.monotonic() < deadline:
         b0 = cpu_jiffies(a.server_cpu)
         time.sleep(0.5)
         idle = share(b0, cpu_jiffies(a.server_cpu))
+        quiet = quiet + 1 if idle <= a.max_idle_busy else 0
     return idle
 
 
@@ -760,6 +794,8 @@ def log_phase(ctx, plain, backscope):
                     if r["phase"] == "log" and r["server"] == "backscope-log")
         d = {k: bs_end[k] - bs_start[k] for k in bs_end if not k.startswith("_") and k in bs_start}
         rec = d.get("capture_events", d.get("events"))
+        if rec is not None:
+            rec -= d.get("capture_dropped", 0)
         result.append({"server": "backscope-log", "sent": bsent, "recorded": rec,
                        "events": d.get("events"), "replies": d.get("replies"),
                        "queries": d.get("queries"), "dropped": d.get("dropped"),
@@ -857,28 +893,32 @@ def summarise(ctx, logres, bs_final):
     # queries outside them (REFUSED) and the unparsable ones (FORMERR, NOTIMP) are not
     cap = {}
     if bs_final is not None:
-        cap = {k: bs_final.get(k) for k in ("queries", "replies", "dropped", "events",
-                                             "capture_events", "refused", "formerr", "notimp")}
+        cap = {k: bs_final.get(k) for k in (
+            "queries", "replies", "dropped", "events", "capture_events", "capture_dropped",
+            "refused", "formerr", "notimp", "closed_flushed", "closed_dropped",
+            "closed_evlog_written", "store_failed", "store_lost", "evlog_lost")}
         cap["exit"], cap["text"] = bs_final.get("_exit"), bs_final.get("_text")
         cap["windows"] = []
         md.append("\nbackscope capture hand-off: events counted by the workers (`events=`) and by "
                   "the capture (`capture: N events`) against the replies sent; expected events = "
                   "replies + dropped − REFUSED − FORMERR − NOTIMP (REFUSED: names outside our zones):\n")
         md.append("| span | replies | dropped | REFUSED | FORMERR+NOTIMP | expected events "
-                  "| worker events | capture events | equal |")
-        md.append("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+                  "| worker events | capture events | equal | capture dropped (ring full) |")
+        md.append("|---|---:|---:|---:|---:|---:|---:|---:|---|---:|")
 
         def cap_row(name, c):
             if c.get("replies") is None or c.get("events") is None:
-                md.append(f"| {name} | – | – | – | – | – | – | – | no counters |")
+                md.append(f"| {name} | – | – | – | – | – | – | – | no counters | – |")
                 return None
             g = lambda k: c.get(k) or 0      # noqa: E731 (counters absent from a line are 0)
             exp = c["replies"] + g("dropped") - g("refused") - g("formerr") - g("notimp")
             ce = c.get("capture_events")
             ok = c["events"] == exp and (ce is None or ce == c["events"])
+            cd = c.get("capture_dropped")
             md.append(f"| {name} | {c['replies']:,} | {g('dropped'):,} | {g('refused'):,} "
                       f"| {g('formerr') + g('notimp'):,} | {exp:,} | {c['events']:,} "
-                      f"| {'–' if ce is None else format(ce, ',')} | {'yes' if ok else 'NO'} |")
+                      f"| {'–' if ce is None else format(ce, ',')} | {'yes' if ok else 'NO'} "
+                      f"| {'–' if cd is None else format(cd, ',')} |")
             return ok
         for phase, srv, mixes, loads in (("main", "backscope", ctx.mixes, ctx.loads),
                                           ("log", "backscope-log", ctx.log_mixes, ["dnsperf"])):
@@ -901,7 +941,14 @@ def summarise(ctx, logres, bs_final):
         cap["equal"] = cap_row("whole session (final stats at SIGTERM)", cap)
         cap["exact"] = (cap.get("events") is not None and cap.get("replies") is not None
                         and cap["events"] == cap["replies"])
-        md.append(f"\nbackscope exit status {cap['exit']}; final line: `{cap['text'].splitlines()[-1] if cap['text'] else ''}`")
+        if cap.get("closed_flushed") is not None:
+            md.append(f"\nAt SIGTERM the capture drained: {cap['closed_flushed']:,} events flushed to the "
+                      f"store, {cap.get('closed_dropped') or 0:,} dropped, event log "
+                      f"{cap.get('closed_evlog_written')} written (of {cap.get('capture_events')} "
+                      f"capture events).")
+        fin = [ln for ln in (cap["text"] or "").splitlines() if "final stats" in ln]
+        md.append(f"\nbackscope exit status {cap['exit']}; final stats line: "
+                  f"`{(fin[-1] if fin else '').split(' main: ')[-1]}`")
 
     if logres:
         md.append("\nQuery logging under dnsperf (" + ", ".join(ctx.log_mixes) + "): "
@@ -967,6 +1014,16 @@ def summarise(ctx, logres, bs_final):
                f"whole session: events {cap['events']:,}, capture {cap.get('capture_events')}, "
                f"replies {cap['replies']:,} (of which REFUSED {cap.get('refused') or 0:,}, "
                f"FORMERR {cap.get('formerr') or 0:,}), dropped {cap.get('dropped') or 0:,}")
+        if cap.get("capture_events") is not None:
+            ce = cap["capture_events"]
+            cdr = cap.get("capture_dropped") or 0
+            fl, ew = cap.get("closed_flushed"), cap.get("closed_evlog_written")
+            ok = cdr == 0 and (fl is None or fl == ce) and (ew is None or ew == ce)
+            target("backscope capture kept every event (no ring drops; all flushed to the store "
+                   "and the event log by SIGTERM)", ok,
+                   f"capture events {ce:,}, ring drops {cdr:,}, flushed "
+                   f"{'–' if fl is None else format(fl, ',')}, event log "
+                   f"{'–' if ew is None else format(ew, ',')}")
         pw = [w for w in cap["windows"] if w["mix"] in ("ptr-all", "ip6")]
         if pw:
             ok = all(w.get("events") == w.get("replies") for w in pw)
@@ -1006,7 +1063,8 @@ def parse_args():
     ap.add_argument("--ports", default="backscope=5330,knot=5331,nsd=5332,limit=5333")
     ap.add_argument("--log-mixes", default="ptr-all", help="mixes of the logging phase")
     ap.add_argument("--no-log", action="store_true", help="skip the logging phase")
-    ap.add_argument("--keep-logs", action="store_true", help="keep the dnstap files")
+    ap.add_argument("--keep-logs", action="store_true",
+                    help="keep the dnstap files and backscope's store (WORK/db)")
     ap.add_argument("--start-timeout", type=float, default=120, help="backscope-authd readiness, s")
     ap.add_argument("--max-idle-busy", type=float, default=0.05,
                     help="before a run, wait while the idle server core is busier than this share")
@@ -1145,6 +1203,13 @@ def main():
                 fin = s.stop()
                 if s is backscope:
                     bs_final = fin
+                    db = os.path.join(ctx.work, "db")
+                    if bs_final is not None and os.path.isdir(db):
+                        bs_final["db_bytes"] = sum(os.path.getsize(os.path.join(r, f))
+                                                   for r, _, fs in os.walk(db) for f in fs)
+                        log(f"  backscope store and event log: {bs_final['db_bytes'] / 1e6:.1f} MB")
+                        if not a.keep_logs:
+                            shutil.rmtree(db)
             except Exception as e:      # keep stopping the others
                 log(f"  stopping {s.key}: {e}")
     env["loadavg_end"] = open("/proc/loadavg").read().strip()
