@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include "authd/capture.h"
 #include "authd/config.h"
+#include "common/bucket.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/mem.h"
@@ -74,6 +76,62 @@ static const struct conf_item zone_items[] = {
 	{ .key = NULL },
 };
 
+static const char *const log_syncs[] = { "close", "none", "flush", NULL }; /* enum evlog_sync */
+static const char *const store_syncs[] = { "full", "nometa", NULL };       /* enum store_sync */
+
+static const struct conf_item capture_items[] = {
+	{ .key = "enabled", .type = CONF_BOOL, .off = OFF(capture.enabled), .def = "yes",
+	  .help = "Store every query for a name in our zones (event log and aggregates in the "
+		  "store at db); no: only count them." },
+	{ .key = "event_log", .type = CONF_BOOL, .off = OFF(capture.event_log), .def = "yes",
+	  .help = "Also append every event to rotating event-log segments (replayable with "
+		  "backscope ingest log)." },
+	{ .key = "log_dir", .type = CONF_PATH, .off = OFF(capture.log_dir),
+	  .help = "Folder of the event-log segments; empty: DB/events." },
+	{ .key = "segment_size", .type = CONF_SIZE, .off = OFF(capture.segment_size),
+	  .def = "64M", .min = 64 << 10, .max = 16ull << 30,
+	  .help = "Start a new segment before one would grow past this." },
+	{ .key = "segment_age", .type = CONF_DURATION, .off = OFF(capture.segment_age_ms),
+	  .def = "1h", .min = 1000, .max = 7 * 86400000ull,
+	  .help = "Start a new segment when the current one is older than this." },
+	{ .key = "event_log_sync", .type = CONF_ENUM, .off = OFF(capture.log_sync),
+	  .def = "close", .choices = log_syncs,
+	  .help = "fdatasync segments: close (when a segment is closed), flush (every 64 KiB "
+		  "written) or none (left to the kernel)." },
+	{ .key = "bucket", .type = CONF_DURATION, .off = OFF(capture.bucket_ms), .def = "1h",
+	  .min = 60000, .max = BUCKET_LEN_MAX * 1000ull,
+	  .help = "Time bucket of the aggregates, whole seconds.  Fixed when the store is "
+		  "created: another value than the store's is refused at start-up." },
+	{ .key = "bin", .type = CONF_DURATION, .off = OFF(capture.bin_ms), .def = "10m",
+	  .min = 1000, .max = BUCKET_LEN_MAX * 1000ull,
+	  .help = "Activity bin inside a bucket; divides the bucket into at most 64 bins.  "
+		  "Fixed with the store, like bucket." },
+	{ .key = "flush_interval", .type = CONF_DURATION, .off = OFF(capture.flush_interval_ms),
+	  .def = "1s", .min = 100, .max = 3600000,
+	  .help = "Write the aggregates to the store this often (one LMDB transaction); a "
+		  "crash loses at most about this much." },
+	{ .key = "memory_cap", .type = CONF_SIZE, .off = OFF(capture.memory_cap), .def = "256M",
+	  .min = 2 << 20, .max = 1ull << 40,
+	  .help = "Memory of the aggregation tables (two halves: one filled while the other is "
+		  "written); a full table is written at once." },
+	{ .key = "ring_size", .type = CONF_UINT, .off = OFF(capture.ring_size), .def = "65536",
+	  .min = CAPTURE_RING_MIN, .max = CAPTURE_RING_MAX,
+	  .help = "Events each worker (and TCP) can hand over before the writer drains them, "
+		  "a power of two; 96 bytes each.  A full ring drops (and counts) events." },
+	{ .key = "map_size", .type = CONF_SIZE, .off = OFF(capture.map_size), .def = "1G",
+	  .min = 1 << 20, .max = 1ull << 44,
+	  .help = "LMDB map size at start-up (the store file grows up to it)." },
+	{ .key = "map_max", .type = CONF_SIZE, .off = OFF(capture.map_max), .def = "16G",
+	  .min = 1 << 20, .max = 1ull << 44,
+	  .help = "When the map is full it is doubled up to this size; beyond it flushes fail "
+		  "(logged, counted as dropped) and the server keeps answering." },
+	{ .key = "sync", .type = CONF_ENUM, .off = OFF(capture.sync), .def = "full",
+	  .choices = store_syncs,
+	  .help = "full: every flush is durable when committed; nometa: a system crash may "
+		  "undo the last flushes (never corrupts), half the fsyncs." },
+	{ .key = NULL },
+};
+
 #define SERVER_SECTION                                                                             \
 	{ .name = "server", .items = server_items,                                                 \
 	  .help = "Listeners, threads, answers, TCP limits, logging and files." }
@@ -82,10 +140,15 @@ static const struct conf_item zone_items[] = {
 	  .elem_size = sizeof(struct authd_zone_conf), .arr_off = OFF(zones),                      \
 	  .count_off = OFF(n_zones), .help = "One section per zone served (repeat it)." }
 
-/* Later components ([capture], [detector]) append their sections here. */
+#define CAPTURE_SECTION                                                                            \
+	{ .name = "capture", .items = capture_items,                                               \
+	  .help = "Capture of the queries into the store (db) and the event log." }
+
+/* Later components ([detector]) append their sections here. */
 const struct conf_section authd_conf_schema[] = {
 	SERVER_SECTION,
 	ZONE_SECTION,
+	CAPTURE_SECTION,
 	{ .name = NULL },
 };
 
@@ -374,6 +437,37 @@ static bool is_empty(const char *s)
 	return !s || !s[0];
 }
 
+/* The [capture] keys that depend on each other; only when capture is on
+ * (they are not used otherwise). */
+static int capture_conf_check(const struct authd_capture_conf *cc, char *err, size_t errlen)
+{
+	if (!cc->enabled)
+		return 0;
+	if (cc->bucket_ms % 1000 || cc->bin_ms % 1000) {
+		snprintf(err, errlen, "[capture] %s: must be whole seconds",
+			 cc->bucket_ms % 1000 ? "bucket" : "bin");
+		return BSC_ECONF;
+	}
+	if (!bucket_lens_valid((uint32_t)(cc->bucket_ms / 1000), (uint32_t)(cc->bin_ms / 1000))) {
+		snprintf(err, errlen,
+			 "[capture] bin: %llu s must divide bucket %llu s into at most %u bins",
+			 (unsigned long long)(cc->bin_ms / 1000),
+			 (unsigned long long)(cc->bucket_ms / 1000), BUCKET_BINS_MAX);
+		return BSC_ECONF;
+	}
+	if (cc->ring_size & (cc->ring_size - 1)) {
+		snprintf(err, errlen, "[capture] ring_size: %llu is not a power of two",
+			 (unsigned long long)cc->ring_size);
+		return BSC_ECONF;
+	}
+	if (cc->map_max < cc->map_size) {
+		snprintf(err, errlen, "[capture] map_max: %llu bytes is below map_size (%llu)",
+			 (unsigned long long)cc->map_max, (unsigned long long)cc->map_size);
+		return BSC_ECONF;
+	}
+	return 0;
+}
+
 int authd_conf_check(struct authd_conf *c, char *err, size_t errlen)
 {
 	if (c->listen.n == 0) {
@@ -431,6 +525,9 @@ int authd_conf_check(struct authd_conf *c, char *err, size_t errlen)
 			c->nsid_len = n;
 		}
 	}
+	int rc = capture_conf_check(&c->capture, err, errlen);
+	if (rc)
+		return rc;
 	c->version_eff = (is_empty(c->version) || strcasecmp(c->version, "off") == 0) ?
 				 NULL :
 				 c->version;

@@ -20,6 +20,24 @@ struct authd_zone_conf {
 	char *file;
 };
 
+/* [capture]: the store writer (authd/writer.h, docs/configuration.md). */
+struct authd_capture_conf {
+	bool enabled;            /* off: events are counted, nothing is stored */
+	bool event_log;          /* write event-log segments */
+	char *log_dir;           /* NULL or empty: DB/events */
+	uint64_t segment_size;   /* bytes */
+	uint64_t segment_age_ms;
+	int log_sync;            /* enum evlog_sync */
+	uint64_t bucket_ms;      /* whole seconds, checked */
+	uint64_t bin_ms;
+	uint64_t flush_interval_ms;
+	uint64_t memory_cap;     /* bytes, both aggregation tables */
+	uint64_t ring_size;      /* events per producer ring, a power of two */
+	uint64_t map_size;       /* bytes */
+	uint64_t map_max;        /* bytes */
+	int sync;                /* enum store_sync */
+};
+
 struct authd_conf {
 	/* [server] */
 	struct conf_addrs listen;
@@ -38,6 +56,8 @@ struct authd_conf {
 	uint64_t stats_interval_ms;
 	char *db;
 	char *pidfile;
+	/* [capture] */
+	struct authd_capture_conf capture;
 	/* [zone], repeated */
 	struct authd_zone_conf *zones;
 	size_t n_zones;

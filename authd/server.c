@@ -15,6 +15,7 @@
 #include "authd/stats.h"
 #include "authd/tcp.h"
 #include "authd/worker.h"
+#include "authd/writer.h"
 #include "authd/zone.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -48,6 +49,7 @@ struct authd {
 	size_t nw;
 	struct tcp_server *tcp;
 	struct capture *cap;
+	struct writer *wr; /* NULL when capture is off */
 	struct bsc_sockaddr udp_bound[AUTHD_MAX_LISTEN];
 	struct bsc_sockaddr tcp_bound[AUTHD_MAX_LISTEN];
 	int *udp_fds; /* nw × nlisten, until handed to the workers */
@@ -95,6 +97,73 @@ static void zones_describe(const struct zone_table *zt, FILE *out)
 	}
 }
 
+/* The TTLs recorded in the store: those of the zone with the most records
+ * (the store keeps one pair; zones usually share them). */
+static void zones_ttls(const struct zone_table *zt, uint32_t *ptr_ttl, uint32_t *neg_ttl)
+{
+	size_t best = 0;
+	bool have = false;
+
+	*ptr_ttl = 0;
+	*neg_ttl = 0;
+	for (size_t i = 0; i < zone_table_count(zt); i++) {
+		struct zone_info zi;
+		if (zone_table_info(zt, i, &zi))
+			continue;
+		if (have && zi.records <= best)
+			continue;
+		have = true;
+		best = zi.records;
+		*ptr_ttl = zi.ptr_ttl;
+		*neg_ttl = zi.neg_ttl;
+	}
+}
+
+/* The event-log folder: [capture] log_dir, or DB/events. */
+static void capture_log_dir(const struct authd_conf *c, char *buf, size_t len)
+{
+	if (c->capture.log_dir && c->capture.log_dir[0])
+		snprintf(buf, len, "%s", c->capture.log_dir);
+	else
+		snprintf(buf, len, "%s/events", c->db);
+}
+
+/* -n: what the capture would use; an existing store must accept the bucket
+ * and bin lengths (it is opened read-only, never created). */
+static int capture_check(const struct authd_conf *c)
+{
+	char logdir[4096];
+	char data[4096];
+
+	if (!c->capture.enabled) {
+		printf("capture off: events are counted, not stored\n");
+		return 0;
+	}
+	capture_log_dir(c, logdir, sizeof logdir);
+	snprintf(data, sizeof data, "%s/data.mdb", c->db);
+	if (access(data, F_OK) != 0) {
+		printf("capture: store %s (created at start-up), event log %s\n", c->db,
+		       c->capture.event_log ? logdir : "off");
+		return 0;
+	}
+	struct store_opts so = {
+		.readonly = true,
+		.bucket_len = (uint32_t)(c->capture.bucket_ms / 1000),
+		.bin_len = (uint32_t)(c->capture.bin_ms / 1000),
+	};
+	struct store *st = NULL;
+	int rc = store_open(&st, c->db, &so);
+	if (rc) {
+		log_error("check failed: store %s: %s", c->db, bsc_strerror(rc));
+		return rc;
+	}
+	printf("capture: store %s (schema %u, bucket %u s, bin %u s), event log %s\n", c->db,
+	       STORE_SCHEMA_VERSION, store_bucket_len(st), store_bin_len(st),
+	       c->capture.event_log ? logdir : "off");
+	store_close(st);
+	return 0;
+}
+
 int authd_check(const struct authd_conf *c)
 {
 	struct privs p;
@@ -112,9 +181,10 @@ int authd_check(const struct authd_conf *c)
 		return rc;
 	}
 	zones_describe(zt, stdout);
-	fflush(stdout);
 	zone_table_free(zt);
-	return 0;
+	rc = capture_check(c);
+	fflush(stdout);
+	return rc;
 }
 
 static uint64_t now_ms(void)
@@ -138,6 +208,7 @@ static void authd_stats_log(struct authd *a, int level, const char *what)
 	struct stats sum;
 	char line[1024];
 	char cline[256];
+	char wline[384] = "";
 	uint64_t t = now_ms();
 
 	authd_stats_sum(a, &sum);
@@ -148,7 +219,14 @@ static void authd_stats_log(struct authd *a, int level, const char *what)
 	struct capture_stats cs;
 	capture_stats_get(a->cap, &cs);
 	capture_stats_format(&cs, cline, sizeof cline);
-	LOG_AT(level, "%s: %s; capture: %s", what, line, cline);
+	if (a->wr) {
+		struct writer_stats ws;
+		writer_stats_get(a->wr, &ws);
+		wline[0] = ';';
+		wline[1] = ' ';
+		writer_stats_format(&ws, wline + 2, sizeof wline - 2);
+	}
+	LOG_AT(level, "%s: %s; capture: %s%s", what, line, cline, wline);
 }
 
 static void on_stats_timer(uv_timer_t *t)
@@ -221,6 +299,11 @@ static void authd_reload(struct authd *a)
 	log_notice("reload: %zu zone(s) loaded (generation %llu); only zones are reloaded, "
 		   "other settings need a restart",
 		   zone_table_count(nzt), (unsigned long long)gen);
+	if (a->wr) {
+		uint32_t ptr_ttl, neg_ttl;
+		zones_ttls(nzt, &ptr_ttl, &neg_ttl);
+		writer_set_ttls(a->wr, ptr_ttl, neg_ttl);
+	}
 	authd_reap(a);
 out:
 	if (have_nc)
@@ -458,10 +541,46 @@ int authd_run(const struct authd_conf *c, const struct authd_flags *f)
 	a->ack_open = true;
 	worker_shared_init(&a->sh, a->zt, &a->ac, &a->ack);
 
-	rc = capture_open(&a->cap, c->db, a->privs.drop ? a->privs.uid : (uid_t)-1,
-			  a->privs.gid, a->nw + 1);
-	if (rc)
-		goto out;
+	/* Capture: the store is opened read-write here, before the privilege
+	 * drop; its folders and files are handed to the run user. */
+	uid_t owner = a->privs.drop ? a->privs.uid : (uid_t)-1;
+	if (c->capture.enabled) {
+		rc = capture_open_rings(&a->cap, c->db, owner, a->privs.gid, a->nw + 1,
+					(size_t)c->capture.ring_size);
+		if (rc)
+			goto out;
+		char logdir[4096];
+		capture_log_dir(c, logdir, sizeof logdir);
+		struct writer_conf wc = {
+			.db_dir = c->db,
+			.event_log = c->capture.event_log,
+			.log_dir = logdir,
+			.segment_size = c->capture.segment_size,
+			.segment_age_ms = c->capture.segment_age_ms,
+			.log_sync = (enum evlog_sync)c->capture.log_sync,
+			.bucket_len = (uint32_t)(c->capture.bucket_ms / 1000),
+			.bin_len = (uint32_t)(c->capture.bin_ms / 1000),
+			.flush_interval_ms = c->capture.flush_interval_ms,
+			.memory_cap = c->capture.memory_cap,
+			.map_size = c->capture.map_size,
+			.map_max = c->capture.map_max,
+			.sync = (enum store_sync)c->capture.sync,
+			.owner_uid = owner,
+			.owner_gid = a->privs.gid,
+		};
+		zones_ttls(a->zt, &wc.ptr_ttl, &wc.neg_ttl);
+		rc = writer_open(&a->wr, &wc, a->cap);
+		if (rc) {
+			log_error("start-up failed: capture store not opened (%s)",
+				  bsc_strerror(rc));
+			goto out;
+		}
+	} else {
+		rc = capture_open(&a->cap, NULL, owner, a->privs.gid, a->nw + 1);
+		if (rc)
+			goto out;
+		log_info("capture off: events are counted, not stored");
+	}
 	struct tcp_conf tc = {
 		.max_clients = (uint32_t)c->tcp_max_clients,
 		.idle_ms = c->tcp_idle_timeout_ms,
@@ -483,6 +602,11 @@ int authd_run(const struct authd_conf *c, const struct authd_flags *f)
 	}
 	if (a->privs.drop)
 		log_info("running as user %s (uid %u)", a->privs.user, (unsigned)a->privs.uid);
+	if (a->wr) {
+		rc = writer_start(a->wr);
+		if (rc)
+			goto out;
+	}
 
 	for (size_t i = 0; i < a->nw; i++) {
 		rc = worker_new(&a->w[i], (unsigned)i, &a->sh, capture_worker_get(a->cap, i),
@@ -541,6 +665,10 @@ out:
 	}
 	authd_close_fds(a);
 	tcp_server_free(a->tcp);
+	/* Every producer has stopped: drain the rings, final flush, close. */
+	int wrc = writer_close(a->wr);
+	if (wrc && !rc)
+		rc = wrc;
 	int crc = capture_close(a->cap);
 	if (crc && !rc)
 		rc = crc;

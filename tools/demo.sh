@@ -1,8 +1,10 @@
 #!/bin/bash
 # tools/demo.sh — the main job in one command: install the dependencies, build
-# backscope-authd, start it on the sample reverse zones (zones/backscope.conf,
-# loopback port 5353, or a free port if 5353 is taken), show real dig answers
-# for each kind of reverse lookup, print the server's counters, and stop it.
+# backscope-authd and the backscope CLI, start the server on the sample reverse
+# zones (zones/backscope.conf, loopback port 5353, or a free port if 5353 is
+# taken), show real dig answers for each kind of reverse lookup, send the DNS
+# backscatter of a scanner, a spammer and ordinary hosts from many loopback
+# queriers, stop the server, and show what its capture recorded.
 #
 #   tools/demo.sh [--no-deps] [--build-dir DIR]
 #
@@ -34,7 +36,7 @@ if [ "$DEPS" = 1 ]; then
 	"$ROOT/tools/install-deps.sh"
 fi
 
-step "Build backscope-authd ($BUILD)"
+step "Build backscope-authd and backscope ($BUILD)"
 if [ "$BUILD" = "$ROOT/build/release" ]; then
 	cmake --preset release -S "$ROOT" >"$ROOT/build-demo-configure.log" 2>&1 ||
 		{ cat "$ROOT/build-demo-configure.log"; exit 1; }
@@ -43,8 +45,9 @@ else
 		>"$ROOT/build-demo-configure.log" 2>&1 || { cat "$ROOT/build-demo-configure.log"; exit 1; }
 fi
 rm -f "$ROOT/build-demo-configure.log"
-cmake --build "$BUILD" --target backscope-authd -j"$(nproc)" | tail -n 1
+cmake --build "$BUILD" --target backscope-authd backscope -j"$(nproc)" | tail -n 1
 AUTHD="$BUILD/authd/backscope-authd"
+CLI="$BUILD/tools/backscope"
 "$AUTHD" -V
 
 CONF="$ROOT/zones/backscope.conf"
@@ -103,7 +106,7 @@ show() {
 		grep -Ev '^;; (Got answer|OPT PSEUDOSECTION|QUESTION SECTION)|^$|^; (EDNS|COOKIE)|^;[^; ]' |
 		sed -e 's/^;; ->>HEADER<<- /   /' -e 's/^;; flags: /   flags: /' -e 's/^;; \(.*\) SECTION:/   \1:/' \
 			-e 's/^; NSID: /   NSID: /' -e 's/^\([^ ;]\)/     \1/' |
-		if [ "$BRIEF" = 1 ]; then head -n 2; else cat; fi
+		if [ "$BRIEF" = 1 ]; then head -n 2; else cat; fi || true
 	return 0
 }
 BRIEF=0
@@ -125,6 +128,10 @@ show "IPv6 reverse (ip6.arpa nibbles), over the ::1 listener" -6 -x 2001:db8::1
 show "Outside our zones: REFUSED" example.com A
 show "EDNS NSID and CHAOS version" +nsid version.bind CH TXT
 
+step "DNS backscatter: the lookups a scanner, a spammer and ordinary hosts cause"
+echo "${D}(tools/demo_traffic.py: each querier is its own loopback address 127.A.B.C)${N}"
+python3 "$ROOT/tools/demo_traffic.py" "$PORT"
+
 step "Counters (SIGUSR1)"
 kill -USR1 "$PID"
 for _ in $(seq 1 50); do
@@ -139,9 +146,18 @@ rc=0
 wait "$PID" || rc=$?
 PID=
 tail -n 2 "$TMP/authd.log" | sed 's/^/  /'
-if [ "$rc" = 0 ]; then
-	echo "backscope-authd exited with status 0. Demo done."
-else
+if [ "$rc" != 0 ]; then
 	echo "backscope-authd exited with status $rc" >&2
 	exit 1
 fi
+echo "backscope-authd exited with status 0; its capture is flushed to the store."
+
+step "What the capture recorded: backscope --db DB status"
+"$CLI" --db "$TMP/db" status
+step "Originators by distinct queriers: backscope top"
+"$CLI" --db "$TMP/db" top --window all --limit 8
+step "One originator in detail: backscope originator 10.20.3.7"
+"$CLI" --db "$TMP/db" originator 10.20.3.7 --window all --limit 5
+echo
+echo "Demo done."
+
