@@ -1,0 +1,168 @@
+/* detector/fingerprint.c — scanner-tool fingerprints (spec §5).
+ *
+ * Pure functions over decoded packets and a caller-owned per-source state;
+ * any thread. */
+#include "detector/fingerprint.h"
+
+#include <stddef.h>
+
+const char *fingerprint_tool_name(enum dk_tool t)
+{
+	switch (t) {
+	case DK_TOOL_ZMAP: return "zmap";
+	case DK_TOOL_MASSCAN: return "masscan";
+	case DK_TOOL_MIRAI: return "mirai";
+	case DK_TOOL_NMAP: return "nmap";
+	case DK_TOOL_UNICORNSCAN: return "unicornscan";
+	default: return NULL;
+	}
+}
+
+static bool is_v4(const struct dk_packet *p)
+{
+	return p->dst.family == AF_INET;
+}
+
+/* A bare SYN (no ACK, no RST) over IPv4 TCP. */
+static bool is_v4_syn(const struct dk_packet *p)
+{
+	return is_v4(p) && p->proto == DK_PROTO_TCP &&
+	       (p->tcp_flags & (DK_TCP_SYN | DK_TCP_ACK | DK_TCP_RST)) == DK_TCP_SYN;
+}
+
+static uint32_t dst32(const struct dk_packet *p)
+{
+	const uint8_t *b = p->dst.bytes;
+
+	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+bool fingerprint_is_zmap(const struct dk_packet *p)
+{
+	return is_v4(p) && p->ip_id == 54321;
+}
+
+bool fingerprint_is_masscan(const struct dk_packet *p)
+{
+	return is_v4_syn(p) && p->ip_id == ((dst32(p) ^ p->dport ^ p->seq) & 0xFFFF);
+}
+
+enum dk_masscan_variant fingerprint_masscan_variant(const struct dk_packet *p)
+{
+	if (!fingerprint_is_masscan(p))
+		return DK_MASSCAN_UNKNOWN;
+	if (p->window == 1024 && p->tcp_opt_len == 0 && p->ip_len == 40)
+		return DK_MASSCAN_PRE_2023_11;
+	if (p->window == 1025 && p->tcp_opt_len == 4 && p->mss == 1460 && p->ip_len == 44)
+		return DK_MASSCAN_POST_2023_11;
+	return DK_MASSCAN_UNKNOWN;
+}
+
+bool fingerprint_is_mirai(const struct dk_packet *p)
+{
+	return is_v4_syn(p) && p->seq == dst32(p);
+}
+
+bool fingerprint_nmap_profile(const struct dk_packet *p)
+{
+	if (!is_v4_syn(p) || p->tcp_flags != DK_TCP_SYN)
+		return false;
+	if (p->window != 1024 && p->window != 2048 && p->window != 3072 && p->window != 4096)
+		return false;
+	return p->tcp_opt_len == 4 && p->mss == 1460;
+}
+
+uint16_t fingerprint_nmap_key(const struct dk_packet *p)
+{
+	return (uint16_t)((p->seq >> 16) ^ (p->seq & 0xFFFF));
+}
+
+bool fingerprint_unicorn_profile(const struct dk_packet *p)
+{
+	return is_v4_syn(p);
+}
+
+uint32_t fingerprint_unicorn_key(const struct dk_packet *p)
+{
+	return p->seq ^ dst32(p) ^ (((uint32_t)p->dport << 16) + p->sport);
+}
+
+/* Count @key in @slots; a new key takes a free slot or the one with the
+ * fewest probes (bounded; a run's constant recurs, so it stays). */
+static void slot_add(struct dk_fp_slot *slots, uint32_t key)
+{
+	size_t i, low = 0;
+
+	for (i = 0; i < DK_FP_SLOTS; i++) {
+		if (slots[i].count && slots[i].key == key) {
+			slots[i].count++;
+			return;
+		}
+		if (slots[i].count < slots[low].count)
+			low = i;
+	}
+	if (slots[low].count > 1)
+		return; /* keep established groups; a lone key is noise */
+	slots[low].key = key;
+	slots[low].count = 1;
+}
+
+static uint32_t slot_max(const struct dk_fp_slot *slots)
+{
+	uint32_t m = 0;
+
+	for (size_t i = 0; i < DK_FP_SLOTS; i++)
+		if (slots[i].count > m)
+			m = slots[i].count;
+	return m >= 2 ? m : 0; /* a constant needs at least one pair */
+}
+
+void fingerprint_update(struct dk_fp_state *st, const struct dk_packet *p)
+{
+	if (!is_v4(p))
+		return;
+	if (fingerprint_is_zmap(p))
+		st->count[DK_TOOL_ZMAP]++;
+	if (!is_v4_syn(p))
+		return;
+	if (fingerprint_is_masscan(p)) {
+		st->count[DK_TOOL_MASSCAN]++;
+		st->masscan_variant[fingerprint_masscan_variant(p)]++;
+	}
+	if (fingerprint_is_mirai(p))
+		st->count[DK_TOOL_MIRAI]++;
+	if (fingerprint_nmap_profile(p))
+		slot_add(st->nmap, fingerprint_nmap_key(p));
+	if (fingerprint_unicorn_profile(p))
+		slot_add(st->unicorn, fingerprint_unicorn_key(p));
+}
+
+uint32_t fingerprint_matches(const struct dk_fp_state *st, enum dk_tool t)
+{
+	switch (t) {
+	case DK_TOOL_NMAP: return slot_max(st->nmap);
+	case DK_TOOL_UNICORNSCAN: return slot_max(st->unicorn);
+	case DK_TOOL_ZMAP:
+	case DK_TOOL_MASSCAN:
+	case DK_TOOL_MIRAI: return st->count[t];
+	default: return 0;
+	}
+}
+
+enum dk_tool fingerprint_decide(const struct dk_fp_state *st, uint32_t min_probes)
+{
+	enum dk_tool best = DK_TOOL_NONE;
+	uint32_t best_n = 0;
+
+	if (min_probes < 1)
+		min_probes = 1;
+	for (int t = DK_TOOL_NONE + 1; t < DK_TOOL_COUNT; t++) {
+		uint32_t n = fingerprint_matches(st, (enum dk_tool)t);
+
+		if (n >= min_probes && n > best_n) {
+			best = (enum dk_tool)t;
+			best_n = n;
+		}
+	}
+	return best;
+}
