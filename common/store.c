@@ -1642,3 +1642,118 @@ out:
 	reader_end(s, txn);
 	return rc;
 }
+
+/* ---------------------------------------------------------------------------
+ * Darknet labels
+ * ------------------------------------------------------------------------- */
+
+void store_label_encode(const struct store_label *l, uint8_t *buf)
+{
+	buf[0] = STORE_LABEL_VERSION;
+	buf[1] = l->cls;
+	buf[2] = l->size;
+	buf[3] = l->protocol;
+	buf[4] = l->tool;
+	buf[5] = l->service;
+	buf[6] = l->nports;
+	buf[7] = 0;
+	for (unsigned i = 0; i < STORE_LABEL_PORTS; i++) {
+		uint16_t p = i < l->nports ? l->ports[i] : 0;
+		buf[8 + 2 * i] = (uint8_t)(p >> 8);
+		buf[9 + 2 * i] = (uint8_t)p;
+	}
+	be_put64(buf + 16, l->packets);
+	be_put64(buf + 24, l->destinations);
+	be_put64(buf + 32, l->window_start_s);
+	be_put32(buf + 40, l->window_len_s);
+}
+
+int store_label_decode(const uint8_t *v, size_t n, struct store_label *l)
+{
+	if (n < 1)
+		return BSC_EMALF;
+	if (v[0] != STORE_LABEL_VERSION)
+		return BSC_ESCHEMA;
+	if (n != STORE_LABEL_LEN || v[6] > STORE_LABEL_PORTS)
+		return BSC_EMALF;
+	l->cls = v[1];
+	l->size = v[2];
+	l->protocol = v[3];
+	l->tool = v[4];
+	l->service = v[5];
+	l->nports = v[6];
+	for (unsigned i = 0; i < STORE_LABEL_PORTS; i++)
+		l->ports[i] = (uint16_t)((v[8 + 2 * i] << 8) | v[9 + 2 * i]);
+	l->packets = be_get64(v + 16);
+	l->destinations = be_get64(v + 24);
+	l->window_start_s = be_get64(v + 32);
+	l->window_len_s = be_get32(v + 40);
+	return 0;
+}
+
+int store_label_put(struct store *s, const struct store_label *l, size_t n)
+{
+	uint8_t key[STORE_KEY_MAX], val[STORE_LABEL_LEN];
+	MDB_txn *txn;
+
+	if (s->readonly)
+		return BSC_EACCES;
+	if (s->batch_active)
+		return BSC_EINVAL;
+	int rc = bsc_err_mdb(mdb_txn_begin(s->env, NULL, 0, &txn));
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		size_t klen = store_key_orig(key, l[i].bucket_s, &l[i].source);
+		if (!klen || l[i].nports > STORE_LABEL_PORTS) {
+			mdb_txn_abort(txn);
+			return BSC_EINVAL;
+		}
+		store_label_encode(&l[i], val);
+		MDB_val k = { klen, key }, d = { sizeof val, val };
+		rc = bsc_err_mdb(mdb_put(txn, s->dbi[STORE_DB_LABEL], &k, &d, 0));
+		if (rc < 0) {
+			mdb_txn_abort(txn);
+			return rc;
+		}
+	}
+	return bsc_err_mdb(mdb_txn_commit(txn));
+}
+
+int store_label_walk(struct store *s, uint64_t from_s, uint64_t to_s, store_label_cb cb,
+		     void *ctx)
+{
+	uint8_t start[8];
+	MDB_txn *txn;
+	MDB_cursor *c;
+	int rc = reader_begin(s, &txn);
+	if (rc < 0)
+		return rc;
+	if ((rc = bsc_err_mdb(mdb_cursor_open(txn, s->dbi[STORE_DB_LABEL], &c))) < 0)
+		goto out;
+	be_put64(start, from_s);
+	MDB_val k = { sizeof start, start }, d;
+	int mrc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
+	while (mrc == 0) {
+		struct store_label l;
+		memset(&l, 0, sizeof l);
+		if (store_key_parse_orig(k.mv_data, k.mv_size, &l.bucket_s, &l.source) == 0) {
+			if (l.bucket_s >= to_s)
+				break;
+			if (store_label_decode(d.mv_data, d.mv_size, &l) == 0) {
+				rc = cb(ctx, &l);
+				if (rc) {
+					rc = rc > 0 ? 0 : rc;
+					break;
+				}
+			}
+		}
+		mrc = mdb_cursor_get(c, &k, &d, MDB_NEXT);
+	}
+	if (!rc && mrc && mrc != MDB_NOTFOUND)
+		rc = bsc_err_mdb(mrc);
+	mdb_cursor_close(c);
+out:
+	reader_end(s, txn);
+	return rc;
+}

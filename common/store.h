@@ -228,3 +228,43 @@ typedef int (*store_meta_str_cb)(void *ctx, const char *name, const char *value)
  *  another kind under the prefix are skipped.  The callback rule of the walks
  *  above applies; the strings are valid during the call only. */
 int store_meta_str_walk(struct store *s, const char *prefix, store_meta_str_cb cb, void *ctx);
+
+/* ---- darknet labels (label DB; docs/store.md) ----
+ * Key: store_key_orig() layout, bucket start then the source.  Value
+ * (STORE_LABEL_LEN bytes, big-endian): version (1), class, size, protocol,
+ * tool, service, nports, 0, ports[4] (u16), packets (u64), destinations
+ * (u64), window start (u64, s), window length (u32, s).  The enum values are
+ * those of detector/darknet.h and detector/fingerprint.h. */
+
+#define STORE_LABEL_VERSION 1
+#define STORE_LABEL_LEN 44
+#define STORE_LABEL_PORTS 4
+
+struct store_label {
+	uint64_t bucket_s;       /* key */
+	struct bsc_addr source;  /* key */
+	uint8_t cls, size, protocol, tool, service;
+	uint8_t nports;
+	uint16_t ports[STORE_LABEL_PORTS];
+	uint64_t packets, destinations;
+	uint64_t window_start_s;
+	uint32_t window_len_s;
+};
+
+/** The value of @l into @buf (STORE_LABEL_LEN bytes). */
+void store_label_encode(const struct store_label *l, uint8_t *buf);
+/** Value @v (@n bytes) into @l (the key fields are left alone).  Returns 0,
+ *  BSC_ESCHEMA (another version) or BSC_EMALF (bad length or nports). */
+int store_label_decode(const uint8_t *v, size_t n, struct store_label *l);
+/** Write @n labels in one transaction (a label replaces the one of the same
+ *  bucket and source).  Returns 0, BSC_EACCES (read-only), BSC_EINVAL (no
+ *  family, or a batch is open), BSC_ENOSPC (map full: store_grow and retry)
+ *  or another BSC_E*. */
+int store_label_put(struct store *s, const struct store_label *l, size_t n);
+
+typedef int (*store_label_cb)(void *ctx, const struct store_label *l);
+/** Every label of the buckets in [from_s, to_s), in key order (bucket,
+ *  family, address); undecodable values are skipped.  The callback rule of
+ *  the readers applies. */
+int store_label_walk(struct store *s, uint64_t from_s, uint64_t to_s, store_label_cb cb,
+		     void *ctx);

@@ -23,6 +23,8 @@ PACKAGES=(
 	# test and demo plumbing: python3 (raw packets, differential check),
 	# ip/ss (iproute2), ps/pgrep (procps), unshare (util-linux), tcpdump
 	python3 iproute2 procps util-linux tcpdump
+	# real scanners whose packets the darknet tests label (inside test namespaces)
+	zmap masscan nmap hping3
 )
 
 missing=()

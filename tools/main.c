@@ -14,6 +14,7 @@ static const struct cli_command *const commands[] = {
 	&cmd_top,
 	&cmd_originator,
 	&cmd_ingest,
+	&cmd_darknet,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

@@ -1,0 +1,630 @@
+/* tools/darknet_pcap.c — darknet packets out of pcap/pcapng captures: link
+ * layer, IPv4/IPv6, TCP/UDP/ICMP headers into struct dk_packet.
+ *
+ * No allocation per packet: libpcap's record buffer is parsed in place.
+ * Runs on the caller's thread. */
+#include <inttypes.h>
+#include <pcap/pcap.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdio_ext.h>
+#include <string.h>
+#include "common/err.h"
+#include "common/log.h"
+#include "common/mem.h"
+#include "common/wire.h"
+#include "tools/darknet_pcap.h"
+
+#define ERR_LEN 512
+#define READ_BUF (256u * 1024u)
+
+#define ETH_IPV4 0x0800
+#define ETH_IPV6 0x86DD
+#define ETH_VLAN 0x8100
+#define ETH_QINQ 0x88A8
+#define ETH_QINQ_OLD 0x9100
+
+#define IPN_ICMP 1
+#define IPN_TCP 6
+#define IPN_UDP 17
+#define IPN_ICMPV6 58
+
+/* The stream libpcap reads (a cookie stream over the caller's): knows the
+ * byte offset without a system call, also on a pipe. */
+struct src {
+	FILE *under;
+	uint64_t pos;
+	bool own;
+};
+
+struct darknet_pcap {
+	pcap_t *pc;
+	char *name;
+	int dlt;
+	bool supported;
+	bool done;
+	bool classic;
+	int err;
+	uint32_t snaplen;
+	uint64_t records;
+	uint64_t offset;
+	struct src src;
+	struct bsc_addr *prefixes;
+	size_t nprefixes;
+	struct darknet_pcap_stats st;
+	char errmsg[ERR_LEN];
+};
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static bool dlt_supported(int dlt)
+{
+	switch (dlt) {
+	case DLT_EN10MB:
+	case DLT_LINUX_SLL:
+	case DLT_LINUX_SLL2:
+	case DLT_RAW:
+	case DLT_IPV4:
+	case DLT_IPV6:
+	case DLT_NULL:
+	case DLT_LOOP:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static ssize_t src_read(void *c, char *buf, size_t size)
+{
+	struct src *s = c;
+	size_t n = fread(buf, 1, size, s->under);
+	s->pos += n;
+	if (n == 0 && ferror(s->under))
+		return -1;
+	return (ssize_t)n;
+}
+
+static int src_seek(void *c, off64_t *off, int whence)
+{
+	struct src *s = c;
+	if (whence != SEEK_CUR || *off != 0)
+		return -1; /* only ftell() */
+	*off = (off64_t)s->pos;
+	return 0;
+}
+
+static int src_close(void *c)
+{
+	struct src *s = c;
+	if (s->own && s->under != stdin)
+		return fclose(s->under);
+	return 0;
+}
+
+int darknet_pcap_open_fp(struct darknet_pcap **out, FILE *fp, const char *name,
+			 const struct darknet_pcap_opts *o, char *err, size_t errlen)
+{
+	char eb[PCAP_ERRBUF_SIZE];
+	int rc = BSC_ENOMEM;
+	FILE *cf = NULL;
+	struct darknet_pcap *p = mem_calloc(1, sizeof *p);
+	*out = NULL;
+	if (!p || !(p->name = mem_strdup(name)))
+		goto out;
+	if (o && o->nprefixes) {
+		p->prefixes = mem_calloc(o->nprefixes, sizeof *p->prefixes);
+		if (!p->prefixes)
+			goto out;
+		memcpy(p->prefixes, o->prefixes, o->nprefixes * sizeof *p->prefixes);
+		p->nprefixes = o->nprefixes;
+	}
+	long start = ftell(fp);
+	__fsetlocking(fp, FSETLOCKING_BYCALLER);
+	p->src.under = fp;
+	p->src.pos = start > 0 ? (uint64_t)start : 0;
+	cookie_io_functions_t io = { .read = src_read, .seek = src_seek, .close = src_close };
+	cf = fopencookie(&p->src, "rb", io);
+	if (!cf) {
+		rc = BSC_ENOMEM;
+		goto out;
+	}
+	setvbuf(cf, NULL, _IOFBF, READ_BUF);
+	__fsetlocking(cf, FSETLOCKING_BYCALLER);
+	eb[0] = '\0';
+	p->pc = pcap_fopen_offline_with_tstamp_precision(cf, PCAP_TSTAMP_PRECISION_NANO, eb);
+	if (!p->pc) {
+		rc = strstr(eb, "truncated") ? BSC_ETRUNC : BSC_EMALF;
+		set_err(err, errlen, "%s: not a readable pcap/pcapng capture: %s", name, eb);
+		goto out;
+	}
+	cf = NULL; /* libpcap owns cf, and cf owns fp */
+	p->src.own = true;
+	p->dlt = pcap_datalink(p->pc);
+	p->supported = dlt_supported(p->dlt);
+	if (!p->supported) {
+		const char *dn = pcap_datalink_val_to_name(p->dlt);
+		log_warning("pcap: %s: link type %d (%s) not supported; its packets are skipped",
+			    name, p->dlt, dn ? dn : "unknown");
+	}
+	long pos = ftell(pcap_file(p->pc));
+	p->offset = pos >= 0 ? (uint64_t)pos : 0;
+	p->classic = pcap_major_version(p->pc) == 2;
+	p->snaplen = (uint32_t)pcap_snapshot(p->pc);
+	*out = p;
+	p = NULL;
+	rc = 0;
+out:
+	if (rc == BSC_ENOMEM)
+		set_err(err, errlen, "%s: %s", name, bsc_strerror(rc));
+	if (cf)
+		fclose(cf);
+	darknet_pcap_close(p);
+	return rc;
+}
+
+int darknet_pcap_open(struct darknet_pcap **out, const char *path,
+		      const struct darknet_pcap_opts *o, char *err, size_t errlen)
+{
+	FILE *fp;
+	*out = NULL;
+	if (strcmp(path, "-") == 0) {
+		fp = stdin;
+	} else {
+		fp = fopen(path, "rb");
+		if (!fp) {
+			int rc = bsc_err_sys(errno);
+			set_err(err, errlen, "%s: %s", path, bsc_strerror(rc));
+			return rc;
+		}
+		setvbuf(fp, NULL, _IONBF, 0);
+	}
+	int rc = darknet_pcap_open_fp(out, fp, path, o, err, errlen);
+	if (rc && fp != stdin)
+		fclose(fp);
+	return rc;
+}
+
+void darknet_pcap_close(struct darknet_pcap *p)
+{
+	if (!p)
+		return;
+	if (p->pc)
+		pcap_close(p->pc);
+	mem_free(p->prefixes);
+	mem_free(p->name);
+	mem_free(p);
+}
+
+const struct darknet_pcap_stats *darknet_pcap_stats(const struct darknet_pcap *p)
+{
+	return &p->st;
+}
+
+uint64_t darknet_pcap_offset(const struct darknet_pcap *p)
+{
+	return p->offset;
+}
+
+const char *darknet_pcap_error(const struct darknet_pcap *p)
+{
+	return p->errmsg;
+}
+
+int darknet_pcap_linktype(const struct darknet_pcap *p)
+{
+	return p->dlt;
+}
+
+/* ---- decoding ---- */
+
+static inline uint32_t get_u32(const uint8_t *d)
+{
+	return ((uint32_t)d[0] << 24) | ((uint32_t)d[1] << 16) | ((uint32_t)d[2] << 8) | d[3];
+}
+
+static void set_addr(struct bsc_addr *a, int family, const uint8_t *b)
+{
+	memset(a, 0, sizeof *a);
+	a->family = (uint8_t)family;
+	a->prefix = family == AF_INET ? 32 : 128;
+	memcpy(a->bytes, b, family == AF_INET ? 4 : 16);
+}
+
+/* The MSS option value out of TCP options @o (@len bytes); 0 = none. */
+static uint16_t tcp_mss(const uint8_t *o, size_t len)
+{
+	size_t i = 0;
+	while (i < len) {
+		uint8_t kind = o[i];
+		if (kind == 0)
+			break;
+		if (kind == 1) {
+			i++;
+			continue;
+		}
+		if (len - i < 2 || o[i + 1] < 2 || o[i + 1] > len - i)
+			break;
+		if (kind == 2 && o[i + 1] == 4)
+			return wire_get_u16(o + i + 2);
+		i += o[i + 1];
+	}
+	return 0;
+}
+
+/* enum dk_proto of IP protocol number @n (fragments without a header). */
+static uint8_t proto_of(uint8_t n)
+{
+	switch (n) {
+	case IPN_TCP:
+		return DK_PROTO_TCP;
+	case IPN_UDP:
+		return DK_PROTO_UDP;
+	case IPN_ICMP:
+		return DK_PROTO_ICMP;
+	case IPN_ICMPV6:
+		return DK_PROTO_ICMPV6;
+	default:
+		return DK_PROTO_OTHER;
+	}
+}
+
+/* Transport header @d (@len bytes available) of protocol @proto. */
+static void transport(struct dk_packet *k, uint8_t proto, const uint8_t *d, size_t len,
+		      struct darknet_pcap_stats *st)
+{
+	switch (proto) {
+	case IPN_TCP: {
+		k->proto = DK_PROTO_TCP;
+		if (len < 20) {
+			if (len >= 4) { /* ports of a short first fragment */
+				k->sport = wire_get_u16(d);
+				k->dport = wire_get_u16(d + 2);
+			}
+			if (len >= 14)
+				k->tcp_flags = d[13];
+			if (!k->fragment)
+				st->truncated++;
+			return;
+		}
+		size_t doff = (size_t)(d[12] >> 4) * 4;
+		if (doff < 20) {
+			st->bad_l4++;
+			return;
+		}
+		k->sport = wire_get_u16(d);
+		k->dport = wire_get_u16(d + 2);
+		k->seq = get_u32(d + 4);
+		k->ack = get_u32(d + 8);
+		k->tcp_flags = d[13];
+		k->window = wire_get_u16(d + 14);
+		k->tcp_opt_len = (uint8_t)(doff - 20);
+		if (doff > len) {
+			if (!k->fragment) /* options cut: the fixed header is kept */
+				st->truncated++;
+			return;
+		}
+		k->mss = tcp_mss(d + 20, doff - 20);
+		return;
+	}
+	case IPN_UDP:
+		k->proto = DK_PROTO_UDP;
+		if (len < 8) {
+			if (!k->fragment)
+				st->truncated++;
+			return;
+		}
+		k->sport = wire_get_u16(d);
+		k->dport = wire_get_u16(d + 2);
+		return;
+	case IPN_ICMP:
+	case IPN_ICMPV6:
+		k->proto = proto == IPN_ICMP ? DK_PROTO_ICMP : DK_PROTO_ICMPV6;
+		if (len < 2) {
+			st->truncated++;
+			return;
+		}
+		k->icmp_type = d[0];
+		k->icmp_code = d[1];
+		return;
+	default:
+		k->proto = DK_PROTO_OTHER;
+		return;
+	}
+}
+
+static bool ipv4(struct dk_packet *k, const uint8_t *d, size_t len,
+		 struct darknet_pcap_stats *st)
+{
+	if (len < 20) {
+		st->truncated++;
+		return false;
+	}
+	size_t ihl = (size_t)(d[0] & 0xF) * 4;
+	size_t tot = wire_get_u16(d + 2);
+	if ((d[0] >> 4) != 4 || ihl < 20 || tot < ihl) {
+		st->bad_ip++;
+		return false;
+	}
+	if (ihl > len) {
+		st->truncated++;
+		return false;
+	}
+	set_addr(&k->src, AF_INET, d + 12);
+	set_addr(&k->dst, AF_INET, d + 16);
+	k->ttl = d[8];
+	k->ip_id = wire_get_u16(d + 4);
+	k->ip_len = (uint16_t)tot;
+	uint16_t frag = wire_get_u16(d + 6);
+	size_t avail = (tot < len ? tot : len) - ihl;
+	if (frag & 0x3FFF) {
+		k->fragment = true;
+		st->fragments++;
+		if (frag & 0x1FFF) { /* a later fragment: no transport header */
+			k->proto = proto_of(d[9]);
+			return true;
+		}
+	}
+	transport(k, d[9], d + ihl, avail, st);
+	return true;
+}
+
+static bool ipv6(struct dk_packet *k, const uint8_t *d, size_t len,
+		 struct darknet_pcap_stats *st)
+{
+	if (len < 40) {
+		st->truncated++;
+		return false;
+	}
+	if ((d[0] >> 4) != 6) {
+		st->bad_ip++;
+		return false;
+	}
+	size_t plen = wire_get_u16(d + 4);
+	set_addr(&k->src, AF_INET6, d + 8);
+	set_addr(&k->dst, AF_INET6, d + 24);
+	k->ttl = d[7];
+	k->ip_len = (uint16_t)(40 + plen > 0xFFFF ? 0xFFFF : 40 + plen);
+	size_t end = plen && 40 + plen < len ? 40 + plen : len, off = 40;
+	uint8_t nh = d[6];
+	bool later = false;
+	for (unsigned i = 0; i < 16; i++) {
+		size_t hl;
+		switch (nh) {
+		case 0:  /* hop-by-hop options */
+		case 43: /* routing */
+		case 60: /* destination options */
+			if (end - off < 8) {
+				st->truncated++;
+				return true;
+			}
+			hl = ((size_t)d[off + 1] + 1) * 8;
+			break;
+		case 51: /* authentication header */
+			if (end - off < 8) {
+				st->truncated++;
+				return true;
+			}
+			hl = ((size_t)d[off + 1] + 2) * 4;
+			break;
+		case 44: /* fragment */
+			if (end - off < 8) {
+				st->truncated++;
+				return true;
+			}
+			hl = 8;
+			if (!k->fragment)
+				st->fragments++;
+			k->fragment = true;
+			if (wire_get_u16(d + off + 2) & 0xFFF8)
+				later = true;
+			break;
+		default:
+			if (later) {
+				k->proto = proto_of(nh);
+				return true;
+			}
+			transport(k, nh, d + off, end - off, st);
+			return true;
+		}
+		if (hl > end - off) {
+			st->truncated++;
+			return true;
+		}
+		nh = d[off];
+		off += hl;
+	}
+	st->bad_ip++; /* more than 16 extension headers: kept without transport */
+	return true;
+}
+
+/* IP version from the first nibble (raw IP link types). */
+static unsigned raw_type(const uint8_t *d, size_t len)
+{
+	if (len < 1)
+		return 0;
+	return (d[0] >> 4) == 4 ? ETH_IPV4 : (d[0] >> 4) == 6 ? ETH_IPV6 : 0;
+}
+
+/* BSD loopback: the address family in host (NULL) or network (LOOP) order. */
+static unsigned null_type(const uint8_t *d)
+{
+	uint32_t be = get_u32(d);
+	uint32_t le = ((uint32_t)d[3] << 24) | ((uint32_t)d[2] << 16) |
+		      ((uint32_t)d[1] << 8) | d[0];
+	uint32_t af = be < 256 ? be : le;
+	if (af == 2)
+		return ETH_IPV4;
+	if (af == 10 || af == 24 || af == 28 || af == 30)
+		return ETH_IPV6;
+	return 0;
+}
+
+bool darknet_pcap_decode(int dlt, const uint8_t *d, size_t len, uint64_t time_ns,
+			 struct dk_packet *k, struct darknet_pcap_stats *st)
+{
+	unsigned type;
+	size_t off;
+	memset(k, 0, sizeof *k);
+	k->time_ns = time_ns;
+	switch (dlt) {
+	case DLT_EN10MB:
+		if (len < 14) {
+			st->truncated++;
+			return false;
+		}
+		type = wire_get_u16(d + 12);
+		off = 14;
+		for (unsigned i = 0;
+		     i < 4 && (type == ETH_VLAN || type == ETH_QINQ || type == ETH_QINQ_OLD); i++) {
+			if (len - off < 4) {
+				st->truncated++;
+				return false;
+			}
+			type = wire_get_u16(d + off + 2);
+			off += 4;
+		}
+		break;
+	case DLT_LINUX_SLL:
+		if (len < 16) {
+			st->truncated++;
+			return false;
+		}
+		type = wire_get_u16(d + 14);
+		off = 16;
+		break;
+	case DLT_LINUX_SLL2:
+		if (len < 20) {
+			st->truncated++;
+			return false;
+		}
+		type = wire_get_u16(d);
+		off = 20;
+		break;
+	case DLT_NULL:
+	case DLT_LOOP:
+		if (len < 4) {
+			st->truncated++;
+			return false;
+		}
+		type = null_type(d);
+		off = 4;
+		break;
+	case DLT_RAW:
+	case DLT_IPV4:
+	case DLT_IPV6:
+		type = raw_type(d, len);
+		off = 0;
+		break;
+	default:
+		st->linktype++;
+		return false;
+	}
+	if (type == ETH_IPV4)
+		return ipv4(k, d + off, len - off, st);
+	if (type == ETH_IPV6)
+		return ipv6(k, d + off, len - off, st);
+	st->not_ip++;
+	return false;
+}
+
+static bool in_darknet(const struct darknet_pcap *p, const struct bsc_addr *a)
+{
+	if (!p->nprefixes)
+		return true;
+	for (size_t i = 0; i < p->nprefixes; i++)
+		if (addr_in_prefix(a, &p->prefixes[i]))
+			return true;
+	return false;
+}
+
+static void read_error(struct darknet_pcap *p)
+{
+	const char *msg = pcap_geterr(p->pc);
+	bool trunc = msg && strstr(msg, "truncated");
+	p->err = trunc ? BSC_ETRUNC : BSC_EMALF;
+	snprintf(p->errmsg, sizeof p->errmsg,
+		 "%s: %s at byte %" PRIu64 " (after record %" PRIu64
+		 "): %s; everything before it was read",
+		 p->name, trunc ? "truncated" : "corrupt record", p->offset, p->records,
+		 msg ? msg : "read error");
+}
+
+int darknet_pcap_next(struct darknet_pcap *p, struct dk_packet *k)
+{
+	while (!p->done) {
+		struct pcap_pkthdr *h;
+		const u_char *d;
+		int rc = pcap_next_ex(p->pc, &h, &d);
+		if (rc != 1) {
+			p->done = true;
+			if (rc != PCAP_ERROR_BREAK)
+				read_error(p);
+			break;
+		}
+		p->records++;
+		p->st.packets++;
+		if (p->classic && h->caplen < p->snaplen) {
+			p->offset += 16u + h->caplen;
+		} else {
+			long pos = ftell(pcap_file(p->pc)); /* no system call: see src */
+			if (pos >= 0)
+				p->offset = (uint64_t)pos;
+		}
+		uint64_t t = (uint64_t)h->ts.tv_sec * 1000000000u + (uint64_t)h->ts.tv_usec;
+		if (!darknet_pcap_decode(p->supported ? p->dlt : -1, d, h->caplen, t, k, &p->st))
+			continue;
+		if (!in_darknet(p, &k->dst)) {
+			p->st.outside++;
+			continue;
+		}
+		p->st.kept++;
+		return 1;
+	}
+	return p->err;
+}
+
+size_t darknet_pcap_stats_format(const struct darknet_pcap_stats *s, char *buf, size_t len)
+{
+	const struct {
+		const char *name;
+		uint64_t v;
+		bool always;
+	} f[] = {
+		{ "packets", s->packets, true },
+		{ "kept", s->kept, true },
+		{ "outside", s->outside, false },
+		{ "fragments", s->fragments, false },
+		{ "linktype", s->linktype, false },
+		{ "not ip", s->not_ip, false },
+		{ "bad ip", s->bad_ip, false },
+		{ "bad l4", s->bad_l4, false },
+		{ "truncated", s->truncated, false },
+	};
+	size_t pos = 0;
+	if (len == 0)
+		return 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+		if (!f[i].always && f[i].v == 0)
+			continue;
+		int n = snprintf(buf + pos, len - pos, "%s%s %llu", pos ? ", " : "", f[i].name,
+				 (unsigned long long)f[i].v);
+		if (n < 0)
+			break;
+		pos += (size_t)n;
+		if (pos >= len)
+			return len - 1;
+	}
+	return pos;
+}
