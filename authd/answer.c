@@ -3,6 +3,10 @@
  * the caller's buffer.  The rules (and where they differ from Knot DNS) are
  * in authd/README.md, section "Answers".
  *
+ * Queries of the common shape that hit a node exactly take a fast path
+ * (section "fast path" below); everything else, and anything the fast path
+ * is unsure of, goes through the general builder.
+ *
  * Any worker thread; no allocation, no locks, no ldns. */
 #include <string.h>
 #include "authd/answer.h"
@@ -659,9 +663,9 @@ static uint16_t our_udp_max(const struct answer_conf *ac)
 	return ac->udp_max < ANSWER_UDP_MIN ? ANSWER_UDP_MIN : ac->udp_max;
 }
 
-size_t answer_build(const struct zone_table *zt, const struct answer_conf *ac,
-		    enum answer_transport tr, const uint8_t *q, size_t qlen, uint8_t *tx,
-		    size_t cap, struct answer_info *info)
+size_t answer_build_general(const struct zone_table *zt, const struct answer_conf *ac,
+			    enum answer_transport tr, const uint8_t *q, size_t qlen, uint8_t *tx,
+			    size_t cap, struct answer_info *info)
 {
 	struct query pq;
 	memset(info, 0, sizeof *info);
@@ -798,4 +802,338 @@ size_t answer_build(const struct zone_table *zt, const struct answer_conf *ac,
 	info->truncated = a.tc;
 	info->in_zone = in_zone;
 	return a.pos;
+}
+
+/* ---- the fast path ----
+ *
+ * answer_prepare() accepts only queries whose general answer it can predict
+ * from the node alone: QR=0, opcode 0, QDCOUNT 1, ANCOUNT 0, NSCOUNT 0,
+ * ARCOUNT 0 or 1 (an OPT owned by the root, version 0, no NSID or ECS
+ * option, well formed, nothing after it), a valid uncompressed qname, class
+ * IN, and a qtype other than 0, DS, ANY, IXFR and AXFR.  The general builder
+ * then resolves the qname in its zone; when the zone has a node of exactly
+ * that name, not at or below a cut, the answer is the node's RRset of the
+ * qtype (no additional section: not NS, MX or SRV) or, without it and
+ * without a CNAME, NODATA; answer_build_prepared() writes those two itself
+ * when they fit, and gives anything else back to the general builder. */
+
+enum prep_state {
+	PREP_GENERAL = 0, /* not the common shape */
+	PREP_HASHED,      /* zone found and qname hashed; slot not read yet */
+	PREP_FOUND,       /* p->ref: the first node whose tag matches */
+	PREP_MISS,        /* no node has the qname's tag */
+};
+
+#define PREP_EDNS 1
+#define PREP_DO 2
+
+/* Copy @n bytes (@n < 65536) in 16-, 8- or 4-byte moves, the last one
+ * overlapping the one before; never reads or writes past @n. */
+static inline void copy_small(uint8_t *d, const uint8_t *s, size_t n)
+{
+	if (n >= 16) {
+		for (size_t i = 0; i + 16 < n; i += 16)
+			memcpy(d + i, s + i, 16);
+		memcpy(d + n - 16, s + n - 16, 16);
+	} else if (n >= 8) {
+		memcpy(d, s, 8);
+		memcpy(d + n - 8, s + n - 8, 8);
+	} else if (n >= 4) {
+		memcpy(d, s, 4);
+		memcpy(d + n - 4, s + n - 4, 4);
+	} else {
+		for (size_t i = 0; i < n; i++)
+			d[i] = s[i];
+	}
+}
+
+/* The OPT record of a query of the common shape at @o: 0 when fine (*edns,
+ * *payload set), -1 for anything the general builder has to look at. */
+static inline int prep_opt(const uint8_t *q, size_t qlen, size_t o, uint8_t *edns,
+			   uint16_t *payload)
+{
+	if (qlen - o < 11 || q[o] != 0 || wire_get_u16(q + o + 1) != T_OPT || q[o + 6] != 0)
+		return -1;
+	size_t end = o + 11 + wire_get_u16(q + o + 9);
+	if (end != qlen)
+		return -1;
+	for (size_t p = o + 11; p < end;) {
+		if (end - p < 4)
+			return -1;
+		uint16_t code = wire_get_u16(q + p);
+		size_t olen = wire_get_u16(q + p + 2);
+		if (code == OPT_NSID || code == OPT_ECS || olen > end - p - 4)
+			return -1;
+		p += 4 + olen;
+	}
+	*payload = wire_get_u16(q + o + 3);
+	*edns = (uint8_t)(PREP_EDNS | ((q[o + 7] & 0x80) ? PREP_DO : 0));
+	return 0;
+}
+
+/* The length of the qname of @q (at offset 12) by walking its labels, or 0
+ * when it is not a valid uncompressed name followed by type and class. */
+static inline size_t prep_walk(const uint8_t *q, size_t qlen)
+{
+	const uint8_t *name = q + HDR_LEN;
+	size_t lim = qlen - HDR_LEN - 4; /* room for the type and class after it */
+	if (lim > DNAME_MAXLEN)
+		lim = DNAME_MAXLEN;
+	for (size_t pos = 0; pos < lim;) {
+		unsigned l = name[pos];
+		if (l == 0)
+			return pos + 1;
+		if (l > 63)
+			return 0;
+		pos += 1u + l;
+	}
+	return 0;
+}
+
+void answer_prepare(const struct zone_table *zt, const uint8_t *q, size_t qlen,
+		    struct answer_prep *p)
+{
+	/* QDCOUNT 1, ANCOUNT 0, NSCOUNT 0, ARCOUNT 0 or 1 */
+	static const uint8_t counts[7] = { 0, 1, 0, 0, 0, 0, 0 };
+
+	p->state = PREP_GENERAL;
+	if (!zt || qlen < HDR_LEN + 1 + 4 || (q[2] & 0xF8) != 0 ||
+	    memcmp(q + 4, counts, sizeof counts) != 0 || q[11] > 1)
+		return;
+
+	/* Where the qname ends.  Without an OPT, or with an empty OPT at the
+	 * end, the rest of the query says it: the qname is then not walked,
+	 * since a hit compares it with a node's name byte for byte, and a
+	 * node's name is a valid name under its zone's apex (a wrong guess
+	 * finds no node and goes to the general builder).  Otherwise walk the
+	 * labels and parse the OPT behind the question. */
+	size_t len;
+	const uint8_t *o = q + qlen - 11;
+	p->edns = 0;
+	p->payload = 0;
+	if (q[11] == 0) {
+		len = qlen - HDR_LEN - 4;
+	} else if (qlen >= HDR_LEN + 1 + 4 + 11 && o[0] == 0 && o[1] == 0 && o[2] == T_OPT &&
+		   o[6] == 0 && o[9] == 0 && o[10] == 0) {
+		len = qlen - HDR_LEN - 4 - 11;
+		p->payload = wire_get_u16(o + 3);
+		p->edns = (uint8_t)(PREP_EDNS | ((o[7] & 0x80) ? PREP_DO : 0));
+	} else {
+		len = prep_walk(q, qlen);
+		if (len == 0 || prep_opt(q, qlen, HDR_LEN + len + 4, &p->edns, &p->payload) != 0)
+			return;
+	}
+	if (len == 0 || len > DNAME_MAXLEN)
+		return;
+	const uint8_t *name = q + HDR_LEN;
+	uint16_t qtype = wire_get_u16(name + len);
+	if (wire_get_u16(name + len + 2) != C_IN || qtype == 0 || qtype == T_DS ||
+	    qtype == T_ANY || qtype == T_AXFR || qtype == T_IXFR)
+		return;
+
+	/* The zone: the first apex, most labels first, that ends the qname
+	 * (its last 8 bytes, case folded, tell most zones apart at once).  A
+	 * match that is not on a label boundary finds no node, as above. */
+	const struct zi_zone *z = NULL;
+	uint64_t tail = len >= 8 ? dname_load64(name + len - 8) | ZI_FOLD : 0;
+	for (size_t i = 0; i < zt->count; i++) {
+		const struct zi_apex *a = &zt->apexes[i];
+		if (a->len > len || (a->len >= 8 && a->tail != tail))
+			continue;
+		if (dname_equal_lower(a->zone->apex, name + len - a->len, a->len)) {
+			z = a->zone;
+			break;
+		}
+	}
+	if (!z)
+		return;
+	uint64_t h = zi_hash(name, len);
+	__builtin_prefetch(&z->slots[h & z->slot_mask]);
+	p->hash = h;
+	p->zone = z;
+	p->qname_len = (uint16_t)len;
+	p->state = PREP_HASHED;
+}
+
+/* Read the hash slots of @p: the first node with the qname's tag. */
+static inline const struct zi_slot *prep_probe(struct answer_prep *p)
+{
+	const struct zi_zone *z = p->zone;
+	uint32_t tag = zi_tag(p->hash);
+	for (uint64_t i = p->hash & z->slot_mask;; i = (i + 1) & z->slot_mask) {
+		const struct zi_slot *s = &z->slots[i];
+		if (s->tag == 0) {
+			p->state = PREP_MISS;
+			return NULL;
+		}
+		if (zi_slot_match(s, tag)) {
+			p->ref = s->node;
+			p->state = PREP_FOUND;
+			return s;
+		}
+	}
+}
+
+void answer_prefetch(const struct zone_table *zt, struct answer_prep *p)
+{
+	(void)zt;
+	if (p->state != PREP_HASHED)
+		return;
+	const struct zi_slot *s = prep_probe(p);
+	if (!s)
+		return;
+	const uint8_t *node = (const uint8_t *)zi_node_at(p->zone, s->node);
+	unsigned lines = zi_slot_lines(s);
+	__builtin_prefetch(node);
+	if (lines > 1)
+		__builtin_prefetch(node + 64);
+	if (lines > 2)
+		__builtin_prefetch(node + 128);
+	if (lines > 3)
+		__builtin_prefetch(node + 192);
+}
+
+/* The answer from node p->ref (module comment above), or 0 to leave it to the
+ * general builder. */
+static size_t fast_answer(const struct answer_conf *ac, enum answer_transport tr,
+			  const uint8_t *q, const struct answer_prep *p, uint8_t *tx, size_t cap,
+			  struct answer_info *info)
+{
+	const struct zi_zone *z = p->zone;
+	const struct zi_node *n = zi_node_at(z, p->ref);
+	const uint8_t *name = q + HDR_LEN;
+	size_t len = p->qname_len;
+	if (n->name_len != len || n->cut != ZI_NONE || !dname_equal_lower(zi_name(n), name, len))
+		return 0;
+	uint16_t qtype = wire_get_u16(name + len);
+	const struct zi_rrset *rs = zi_rrsets(n), *hit = NULL;
+	bool cname = false;
+	for (uint16_t i = 0; i < n->rrset_count; i++) {
+		if (rs[i].type == qtype) {
+			hit = &rs[i];
+			break;
+		}
+		cname |= rs[i].type == T_CNAME;
+	}
+	if (hit ? hit->add_count > 0 : cname)
+		return 0;
+
+	size_t limit = 65535;
+	if (tr == ANSWER_UDP) {
+		limit = ANSWER_UDP_MIN;
+		if (p->edns) {
+			uint16_t udp_max = our_udp_max(ac);
+			limit = p->payload > ANSWER_UDP_MIN ? p->payload : ANSWER_UDP_MIN;
+			if (limit > udp_max)
+				limit = udp_max;
+		}
+	}
+	if (limit > cap)
+		limit = cap;
+	size_t qsec = len + 4;
+	/* limit >= 512 > header + the longest question + OPT */
+	size_t room = limit - (p->edns ? 11 : 0) - HDR_LEN - qsec;
+	uint8_t *w = tx + HDR_LEN + qsec;
+	uint16_t an = 0, ns = 0;
+	if (hit) {
+		if (2u * hit->count + hit->len > room)
+			return 0; /* truncated: the general builder */
+		const uint8_t *src = zi_wire(n, hit);
+		if (hit->count == 1) {
+			w[0] = 0xC0;
+			w[1] = HDR_LEN;
+			copy_small(w + 2, src, hit->len);
+			w += 2 + hit->len;
+		} else {
+			for (uint16_t i = 0; i < hit->count; i++) {
+				size_t rl = 10u + wire_get_u16(src + 8);
+				w[0] = 0xC0;
+				w[1] = HDR_LEN;
+				copy_small(w + 2, src, rl);
+				w += 2 + rl;
+				src += rl;
+			}
+		}
+		an = hit->count;
+	} else {
+		/* NODATA: the SOA, owned by the apex inside the qname */
+		if (2u + z->soa_neg_len > room)
+			return 0;
+		wire_put_u16(w, (uint16_t)(0xC000 | (HDR_LEN + len - z->apex_len)));
+		copy_small(w + 2, z->soa_neg, z->soa_neg_len);
+		w += 2 + z->soa_neg_len;
+		ns = 1;
+	}
+	if (p->edns) {
+		w[0] = 0;
+		wire_put_u16(w + 1, T_OPT);
+		wire_put_u16(w + 3, our_udp_max(ac));
+		w[5] = 0;
+		w[6] = 0;
+		w[7] = (p->edns & PREP_DO) ? 0x80 : 0;
+		w[8] = 0;
+		w[9] = 0;
+		w[10] = 0;
+		w += 11;
+	}
+	tx[0] = q[0];
+	tx[1] = q[1];
+	tx[2] = (uint8_t)((F_QR | F_AA) >> 8 | (q[2] & (F_RD >> 8)));
+	tx[3] = 0;
+	wire_put_u16(tx + 4, 1);
+	wire_put_u16(tx + 6, an);
+	wire_put_u16(tx + 8, ns);
+	wire_put_u16(tx + 10, p->edns ? 1 : 0);
+	copy_small(tx + HDR_LEN, name, qsec);
+
+	uint8_t flags = (q[2] & (F_RD >> 8)) ? EVENT_RD : 0;
+	if (p->edns)
+		flags |= EVENT_EDNS;
+	if (p->edns & PREP_DO)
+		flags |= EVENT_DO;
+	memset(info, 0, sizeof *info);
+	info->qtype = qtype;
+	info->qclass = C_IN;
+	info->qname_len = (uint16_t)len;
+	info->flags = flags;
+	info->in_zone = true;
+	return (size_t)(w - tx);
+}
+
+/* The general builder out of line, so that the fast path around it needs
+ * no stack frame of its size. */
+__attribute__((noinline, cold)) static size_t
+build_general_cold(const struct zone_table *zt, const struct answer_conf *ac,
+		   enum answer_transport tr, const uint8_t *q, size_t qlen, uint8_t *tx, size_t cap,
+		   struct answer_info *info)
+{
+	return answer_build_general(zt, ac, tr, q, qlen, tx, cap, info);
+}
+
+size_t answer_build_prepared(const struct zone_table *zt, const struct answer_conf *ac,
+			     enum answer_transport tr, const uint8_t *q, size_t qlen,
+			     const struct answer_prep *p, uint8_t *tx, size_t cap,
+			     struct answer_info *info)
+{
+	struct answer_prep lp;
+	if (p->state == PREP_HASHED) {
+		lp = *p;
+		prep_probe(&lp);
+		p = &lp;
+	}
+	if (p->state == PREP_FOUND && cap >= ANSWER_UDP_MIN) {
+		size_t n = fast_answer(ac, tr, q, p, tx, cap, info);
+		if (n)
+			return n;
+	}
+	return build_general_cold(zt, ac, tr, q, qlen, tx, cap, info);
+}
+
+size_t answer_build(const struct zone_table *zt, const struct answer_conf *ac,
+		    enum answer_transport tr, const uint8_t *q, size_t qlen, uint8_t *tx,
+		    size_t cap, struct answer_info *info)
+{
+	struct answer_prep p;
+	answer_prepare(zt, q, qlen, &p);
+	return answer_build_prepared(zt, ac, tr, q, qlen, &p, tx, cap, info);
 }

@@ -45,30 +45,47 @@ static inline uint64_t dname_lower64(uint64_t x)
 	return x | (m >> 2);
 }
 
-/** 64-bit hash of @len bytes at @p (a lower-cased wire name).  Reads whole
- *  8-byte words (the last one overlapping the one before it) and never a
- *  byte past @len. */
-static inline uint64_t dname_hash(const uint8_t *p, size_t len)
+/* dname_hash() and dname_hash_nocase(): one body; @fold ORs 0x20 into every
+ * byte read (a constant, so each caller gets its own code). */
+static inline uint64_t dname_hash_impl(const uint8_t *p, size_t len, bool fold)
 {
 	const uint64_t k = 0x9E3779B97F4A7C15ull;
+	const uint64_t f = fold ? 0x2020202020202020ull : 0;
 	uint64_t h = 0x6A09E667F3BCC909ull ^ (len * k);
 	uint64_t t = 0;
 	if (len >= 8) {
 		size_t i = 0;
 		for (; i + 8 < len; i += 8) {
-			h = (h ^ dname_load64(p + i)) * k;
+			h = (h ^ (dname_load64(p + i) | f)) * k;
 			h ^= h >> 29;
 		}
-		t = dname_load64(p + len - 8);
+		t = dname_load64(p + len - 8) | f;
 	} else {
 		for (size_t j = 0; j < len; j++)
-			t |= (uint64_t)p[j] << (8 * j);
+			t |= (uint64_t)(p[j] | (uint8_t)f) << (8 * j);
 	}
 	h = (h ^ t) * 0xBF58476D1CE4E5B9ull;
 	h ^= h >> 31;
 	h *= 0x94D049BB133111EBull;
 	h ^= h >> 32;
 	return h;
+}
+
+/** 64-bit hash of @len bytes at @p (a lower-cased wire name).  Reads whole
+ *  8-byte words (the last one overlapping the one before it) and never a
+ *  byte past @len. */
+static inline uint64_t dname_hash(const uint8_t *p, size_t len)
+{
+	return dname_hash_impl(p, len, false);
+}
+
+/** A hash of the wire name @p (@len bytes, any case) that ignores case: it
+ *  ORs 0x20 into every byte, so names that differ only in case hash alike
+ *  (as do a few others: a lookup still compares the names).  One cheap
+ *  operation per word instead of a case fold. */
+static inline uint64_t dname_hash_nocase(const uint8_t *p, size_t len)
+{
+	return dname_hash_impl(p, len, true);
 }
 
 /** Equality of @len bytes, for short names (inline: no libc call). */
@@ -87,6 +104,32 @@ static inline bool dname_equal(const uint8_t *a, const uint8_t *b, size_t len)
 			return false;
 	}
 	return dname_load64(a + len - 8) == dname_load64(b + len - 8);
+}
+
+/* One word of dname_equal_lower(): the case is folded only when the bytes
+ * differ (queries are mostly lower case already). */
+static inline bool dname_word_equal_lower(uint64_t lc, uint64_t any)
+{
+	return lc == any || lc == dname_lower64(any);
+}
+
+/** Equality of the lower-case name @lc and the lower-case form of @any
+ *  (@len bytes each, any case), folding the case on the fly. */
+static inline bool dname_equal_lower(const uint8_t *lc, const uint8_t *any, size_t len)
+{
+	if (len < 8) {
+		for (size_t i = 0; i < len; i++) {
+			if (lc[i] != dname_lower_byte(any[i]))
+				return false;
+		}
+		return true;
+	}
+	size_t i = 0;
+	for (; i + 8 < len; i += 8) {
+		if (!dname_word_equal_lower(dname_load64(lc + i), dname_load64(any + i)))
+			return false;
+	}
+	return dname_word_equal_lower(dname_load64(lc + len - 8), dname_load64(any + len - 8));
 }
 
 /** Check the uncompressed wire name at @p (at most @max bytes available):

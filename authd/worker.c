@@ -1,7 +1,8 @@
 /* authd/worker.c — a UDP worker: its own thread and uv_loop_t, one uv_poll_t
- * per socket, and the packet path (recvmmsg → answer_build → capture →
- * sendmmsg).  The packet path allocates nothing, takes no lock and makes no
- * syscall besides recvmmsg/sendmmsg (clock_gettime is a vDSO call).
+ * per socket, and the packet path (recvmmsg → answer_prepare/prefetch/build
+ * over the batch → capture → sendmmsg).  The packet path allocates nothing,
+ * takes no lock and makes one recvmmsg and one sendmmsg per batch
+ * (clock_gettime, once per batch, is a vDSO call).
  * Runs on the worker's thread; creation and teardown on the main thread. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -68,6 +69,9 @@ struct worker {
 	union worker_peer peer[WORKER_BATCH];
 	union worker_ctl rctl[WORKER_BATCH];
 	union worker_ctl sctl[WORKER_BATCH];
+	struct answer_prep prep[WORKER_BATCH];
+	unsigned rx_used; /* receive headers recvmmsg filled last time */
+	bool rx_ctl;      /* they were set up for control data */
 	struct stats_cell cell;
 
 	/* Control. */
@@ -220,7 +224,10 @@ static unsigned worker_batch(struct worker *w, struct worker_sock *s)
 	struct stats d;
 
 	worker_pickup(w);
-	for (unsigned i = 0; i < WORKER_BATCH; i++) {
+	/* recvmmsg overwrites the lengths of what it filled: reset those (all
+	 * of them when the socket changed between control data and none) */
+	unsigned reset = s->pktinfo != w->rx_ctl ? WORKER_BATCH : w->rx_used;
+	for (unsigned i = 0; i < reset; i++) {
 		struct msghdr *h = &w->rmsg[i].msg_hdr;
 		h->msg_namelen = sizeof w->peer[i];
 		if (s->pktinfo) {
@@ -231,7 +238,9 @@ static unsigned worker_batch(struct worker *w, struct worker_sock *s)
 			h->msg_controllen = 0;
 		}
 	}
+	w->rx_ctl = s->pktinfo;
 	int n = recvmmsg(s->fd, w->rmsg, WORKER_BATCH, MSG_DONTWAIT, NULL);
+	w->rx_used = n > 0 ? (unsigned)n : 0;
 	if (n <= 0)
 		return 0;
 
@@ -242,6 +251,13 @@ static unsigned worker_batch(struct worker *w, struct worker_sock *s)
 	size_t off = 0;
 	unsigned m = 0;
 	d.v[STATS_QUERIES] = (uint64_t)n;
+	/* Two passes to get the zone lookups of the whole batch going (hash
+	 * slots, then nodes) before the first answer waits for one. */
+	for (unsigned i = 0; i < (unsigned)n; i++)
+		answer_prepare(zt, w->rx + (size_t)i * WORKER_RX_STRIDE, w->rmsg[i].msg_len,
+			       &w->prep[i]);
+	for (unsigned i = 0; i < (unsigned)n; i++)
+		answer_prefetch(zt, &w->prep[i]);
 	for (unsigned i = 0; i < (unsigned)n; i++) {
 		struct msghdr *h = &w->rmsg[i].msg_hdr;
 		const uint8_t *q = w->rx + (size_t)i * WORKER_RX_STRIDE;
@@ -252,7 +268,8 @@ static unsigned worker_batch(struct worker *w, struct worker_sock *s)
 		}
 		struct answer_info info;
 		uint8_t *out = w->tx + off;
-		size_t len = answer_build(zt, ac, ANSWER_UDP, q, qlen, out, ANSWER_BUF_MIN, &info);
+		size_t len = answer_build_prepared(zt, ac, ANSWER_UDP, q, qlen, &w->prep[i], out,
+						   ANSWER_BUF_MIN, &info);
 		if (info.malformed)
 			d.v[STATS_MALFORMED]++;
 		if (info.in_zone) {
@@ -390,6 +407,7 @@ int worker_new(struct worker **out, unsigned id, struct worker_shared *sh,
 		rc = BSC_ENOMEM;
 		goto out;
 	}
+	w->rx_used = WORKER_BATCH; /* set every receive header up the first time */
 	for (unsigned i = 0; i < WORKER_BATCH; i++) {
 		w->riov[i].iov_base = w->rx + (size_t)i * WORKER_RX_STRIDE;
 		w->riov[i].iov_len = WORKER_RX_SIZE;

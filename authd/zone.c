@@ -4,9 +4,11 @@
  *
  * Main thread (start-up and reload).  The finished table is immutable and
  * read by the workers without locks. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include "authd/zone.h"
 #include "authd/zone_index.h"
 #include "authd/zone_parse.h"
@@ -271,13 +273,16 @@ static void build_free(struct zl_build *b)
 	memset(b, 0, sizeof *b);
 }
 
-static void slot_insert(struct zi_slot *slots, size_t nslots, uint64_t h, uint32_t node)
+/* @lines: the node's cache lines (1..4), for the final table; 1 at build
+ * time. */
+static void slot_insert(struct zi_slot *slots, size_t nslots, uint64_t h, uint32_t node,
+			unsigned lines)
 {
 	size_t mask = nslots - 1;
 	size_t i = h & mask;
 	while (slots[i].tag != 0)
 		i = (i + 1) & mask;
-	slots[i].tag = zi_tag(h);
+	slots[i].tag = zi_tag(h) | ((lines - 1u) & ZI_TAG_LINES);
 	slots[i].node = node;
 }
 
@@ -288,8 +293,8 @@ static int rehash(struct zl_build *b, size_t nslots)
 		return BSC_ENOMEM;
 	for (size_t i = 0; i < b->nnodes; i++) {
 		const struct zl_node *n = &b->nodes[i];
-		slot_insert(ns, nslots, dname_hash(b->names.p + n->name_off, n->name_len),
-			    (uint32_t)i);
+		slot_insert(ns, nslots, zi_hash(b->names.p + n->name_off, n->name_len),
+			    (uint32_t)i, 1);
 	}
 	mem_free(b->slots);
 	b->slots = ns;
@@ -300,14 +305,14 @@ static int rehash(struct zl_build *b, size_t nslots)
 /* Build-time lookup: the build index of @name, or ZI_NONE. */
 static uint32_t bl_lookup(const struct zl_build *b, const uint8_t *name, size_t len)
 {
-	uint64_t h = dname_hash(name, len);
+	uint64_t h = zi_hash(name, len);
 	uint32_t tag = zi_tag(h);
 	size_t mask = b->nslots - 1;
 	for (size_t i = h & mask;; i = (i + 1) & mask) {
 		const struct zi_slot *s = &b->slots[i];
 		if (s->tag == 0)
 			return ZI_NONE;
-		if (s->tag != tag)
+		if (!zi_slot_match(s, tag))
 			continue;
 		const struct zl_node *n = &b->nodes[s->node];
 		if (n->name_len == len && memcmp(b->names.p + n->name_off, name, len) == 0)
@@ -340,7 +345,7 @@ static int node_get(struct zl_build *b, const uint8_t *name, size_t len, uint32_
 	n->rrset_first = (uint32_t)b->nrrsets;
 	if (buf_put(&b->names, name, len))
 		return BSC_ENOMEM;
-	slot_insert(b->slots, b->nslots, dname_hash(name, len), (uint32_t)b->nnodes);
+	slot_insert(b->slots, b->nslots, zi_hash(name, len), (uint32_t)b->nnodes, 1);
 	*idx = (uint32_t)b->nnodes;
 	b->nnodes++;
 	*created = true;
@@ -779,15 +784,58 @@ static size_t pow2_at_least(size_t n)
 	return p;
 }
 
+#define ZI_LINE 64u
+#define ZI_HUGE ((size_t)2 << 20)
+
+/* Zeroed memory for a part of the index of @size bytes at *@out, 64-byte
+ * aligned; from 2 MiB up, 2 MiB aligned with transparent huge pages asked
+ * for: random lookups over a large zone otherwise miss the TLB on nearly
+ * every query.  *@mem receives what to mem_free().  Returns 0 or BSC_ENOMEM. */
+static int index_alloc(size_t size, void **mem, void **out)
+{
+	bool huge = size >= ZI_HUGE;
+	size_t align = huge ? ZI_HUGE : ZI_LINE;
+	size_t len = huge ? (size + ZI_HUGE - 1) & ~(ZI_HUGE - 1) : size;
+	uint8_t *m = mem_calloc(len + align, 1);
+	if (!m)
+		return BSC_ENOMEM;
+	uintptr_t a = ((uintptr_t)m + align - 1) & ~(uintptr_t)(align - 1);
+#ifdef MADV_HUGEPAGE
+	if (huge && madvise((void *)a, len, MADV_HUGEPAGE) != 0)
+		log_debug("zone: no huge pages for the index (%zu bytes)", len);
+#endif
+	*mem = m;
+	*out = (void *)a;
+	return 0;
+}
+
+/* Cache lines spanned by @sz bytes at blob offset @off. */
+static size_t node_lines(size_t off, size_t sz)
+{
+	return (off + sz - 1) / ZI_LINE - off / ZI_LINE + 1;
+}
+
+/* Where a node of @sz bytes goes at or after @off: moved to the next line
+ * when that saves it a cache line (nodes of up to 4 lines; larger ones are
+ * apexes and cuts, read in parts). */
+static size_t node_place(size_t off, size_t sz)
+{
+	if (sz <= 4 * ZI_LINE && node_lines(off, sz) > (sz + ZI_LINE - 1) / ZI_LINE)
+		return (off + ZI_LINE - 1) & ~(size_t)(ZI_LINE - 1);
+	return off;
+}
+
 /* Lay every node out as one record of the blob (zone_index.h) and build
  * the final hash table over refs. */
 static int pack(struct zl_build *b, struct zi_zone *z, uint32_t apex)
 {
 	int rc = 0;
 	uint32_t *ref = mem_alloc((b->nnodes ? b->nnodes : 1) * sizeof *ref);
+	uint8_t *size = mem_alloc(b->nnodes ? b->nnodes : 1);
+	void *blob_mem = NULL, *slots_mem = NULL;
 	uint8_t *blob = NULL;
 	struct zi_slot *slots = NULL;
-	if (!ref) {
+	if (!ref || !size) {
 		rc = BSC_ENOMEM;
 		goto out;
 	}
@@ -800,21 +848,26 @@ static int pack(struct zl_build *b, struct zi_zone *z, uint32_t apex)
 		for (uint16_t k = 0; k < n->rrset_count; k++)
 			sz += b->rrsets[n->rrset_first + k].len;
 		sz = (sz + 7) & ~(size_t)7;
+		off = node_place(off, sz);
 		if (off / 8 >= ZI_NONE - 1) {
 			zone_errs_error(b->c->errs, z->path, 0, "zone too large");
 			rc = BSC_EZONE;
 			goto out;
 		}
 		ref[i] = (uint32_t)(off / 8);
+		size_t lines = node_lines(off, sz);
+		size[i] = (uint8_t)(lines < 4 ? lines : 4);
 		off += sz;
 	}
-	blob = mem_calloc(off ? off : 8, 1);
 	size_t nslots = pow2_at_least(2 * b->nnodes + 2);
-	slots = mem_calloc(nslots, sizeof *slots);
-	if (!blob || !slots) {
-		rc = BSC_ENOMEM;
+	void *bp = NULL, *sp = NULL;
+	rc = index_alloc(off ? off : 8, &blob_mem, &bp);
+	if (rc == 0)
+		rc = index_alloc(nslots * sizeof *slots, &slots_mem, &sp);
+	if (rc)
 		goto out;
-	}
+	blob = bp;
+	slots = sp;
 	for (size_t i = 0; i < b->nnodes; i++) {
 		const struct zl_node *bn = &b->nodes[i];
 		uint8_t *base = blob + (size_t)ref[i] * 8;
@@ -840,23 +893,26 @@ static int pack(struct zl_build *b, struct zi_zone *z, uint32_t apex)
 			memcpy(base + w, b->wire.p + brs->off, brs->len);
 			w += brs->len;
 		}
-		slot_insert(slots, nslots, dname_hash(name, bn->name_len), ref[i]);
+		slot_insert(slots, nslots, zi_hash(name, bn->name_len), ref[i], size[i]);
 	}
 	for (size_t i = 0; i < b->nadds; i++)
 		b->adds[i].node = ref[b->adds[i].node];
 	z->blob = blob;
+	z->blob_mem = blob_mem;
 	z->node_count = b->nnodes;
 	z->slots = slots;
+	z->slots_mem = slots_mem;
 	z->slot_mask = nslots - 1;
 	z->adds = b->adds;
 	z->apex_ref = ref[apex];
 	b->adds = NULL;
-	blob = NULL;
-	slots = NULL;
+	blob_mem = NULL;
+	slots_mem = NULL;
 out:
 	mem_free(ref);
-	mem_free(blob);
-	mem_free(slots);
+	mem_free(size);
+	mem_free(blob_mem);
+	mem_free(slots_mem);
 	return rc;
 }
 
@@ -1000,8 +1056,8 @@ out:
 
 static void zone_deinit(struct zi_zone *z)
 {
-	mem_free(z->blob);
-	mem_free(z->slots);
+	mem_free(z->blob_mem);
+	mem_free(z->slots_mem);
 	mem_free(z->adds);
 	mem_free(z->path);
 	memset(z, 0, sizeof *z);
@@ -1015,6 +1071,7 @@ void zone_table_free(struct zone_table *zt)
 		zone_deinit(&zt->zones[i]);
 	mem_free(zt->zones);
 	mem_free(zt->by_depth);
+	mem_free(zt->apexes);
 	mem_free(zt);
 }
 
@@ -1139,7 +1196,8 @@ int zone_table_load(struct zone_table **out, const struct zone_source *src, size
 	}
 	zt->zones = mem_calloc(n ? n : 1, sizeof *zt->zones);
 	zt->by_depth = mem_calloc(n ? n : 1, sizeof *zt->by_depth);
-	if (!zt->zones || !zt->by_depth) {
+	zt->apexes = mem_calloc(n ? n : 1, sizeof *zt->apexes);
+	if (!zt->zones || !zt->by_depth || !zt->apexes) {
 		rc = BSC_ENOMEM;
 		goto out;
 	}
@@ -1168,6 +1226,13 @@ int zone_table_load(struct zone_table **out, const struct zone_source *src, size
 	if (rc)
 		goto out;
 	qsort_r(zt->by_depth, n, sizeof *zt->by_depth, depth_cmp, zt);
+	for (size_t i = 0; i < n; i++) {
+		const struct zi_zone *z = &zt->zones[zt->by_depth[i]];
+		struct zi_apex *a = &zt->apexes[i];
+		a->zone = z;
+		a->len = z->apex_len;
+		a->tail = z->apex_len >= 8 ? dname_load64(z->apex + z->apex_len - 8) | ZI_FOLD : 0;
+	}
 	*out = zt;
 	zt = NULL;
 out:

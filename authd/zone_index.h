@@ -13,8 +13,9 @@
 
 #define ZI_NONE UINT32_MAX
 
-/* Each node is one contiguous record in zone->blob (8-byte aligned), so a
- * hit touches the hash slot and one or two adjacent cache lines:
+/* Each node is one contiguous record in zone->blob (8-byte aligned, and
+ * placed so that it spans no more 64-byte cache lines than its size needs),
+ * so a hit touches the hash slot and the node's one to three lines:
  *
  *   struct zi_node | struct zi_rrset[rrset_count] | name | pad | wire ...
  *
@@ -27,7 +28,8 @@
  *
  * The answer builder writes the owner (a compression pointer into the
  * question, or the name itself) in front of each record.  Nodes are named
- * by their "ref": offset in the blob / 8. */
+ * by their "ref": offset in the blob / 8.  The blob itself starts on a
+ * 64-byte boundary (on a 2 MiB one, with huge pages asked for, when large). */
 struct zi_rrset {
 	uint16_t type;
 	uint16_t count;
@@ -64,10 +66,16 @@ struct zi_node {
 	uint8_t pad[7];
 };
 
+/* A hash slot: 8 per cache line, linear probing, load factor <= 1/2.  The
+ * tag is bits 34..63 of the name's hash (never 0, so 0 marks an empty slot);
+ * its low 2 bits (ZI_TAG_LINES) hold the number of cache lines the node
+ * spans, minus one, capped at 3: what a batch prefetches. */
 struct zi_slot {
-	uint32_t tag;  /* high 32 bits of the hash; 0 = empty slot */
+	uint32_t tag;
 	uint32_t node; /* ref */
 };
+
+#define ZI_TAG_LINES 3u
 
 struct zi_zone {
 	uint8_t apex[DNAME_MAXLEN];
@@ -75,8 +83,10 @@ struct zi_zone {
 	uint8_t apex_labels;
 	uint32_t apex_ref;
 	uint8_t *blob;        /* the nodes */
+	void *blob_mem;       /* the allocation blob lies in (mem_free) */
 	size_t node_count;
 	struct zi_slot *slots;
+	void *slots_mem;      /* the allocation slots lie in (mem_free) */
 	uint64_t slot_mask;
 	struct zi_add *adds;
 	/* negative answers: the SOA record (no owner) with TTL = neg_ttl */
@@ -91,16 +101,45 @@ struct zi_zone {
 	size_t records;
 };
 
+#define ZI_FOLD 0x2020202020202020ull /* 0x20 ORed into every byte of a word */
+
+/* A zone's apex as the fast path matches it against the end of a qname. */
+struct zi_apex {
+	uint64_t tail;              /* last 8 bytes of the apex | ZI_FOLD; 0 if shorter */
+	const struct zi_zone *zone;
+	size_t len;                 /* apex_len */
+};
+
 struct zone_table {
 	struct zi_zone *zones; /* in the order given to zone_table_load() */
 	size_t count;
 	uint32_t *by_depth;    /* zone indexes, most labels first */
+	struct zi_apex *apexes; /* count entries, in by_depth order */
 };
 
+/* The hash of a name in the index: case-blind (dname_hash_nocase()), so a
+ * query's qname is hashed without folding its case first. */
+static inline uint64_t zi_hash(const uint8_t *name, size_t len)
+{
+	return dname_hash_nocase(name, len);
+}
+
+/* The tag of hash @h, line bits clear. */
 static inline uint32_t zi_tag(uint64_t h)
 {
-	uint32_t t = (uint32_t)(h >> 32);
-	return t ? t : 1;
+	uint32_t t = (uint32_t)(h >> 32) & ~ZI_TAG_LINES;
+	return t ? t : ZI_TAG_LINES + 1;
+}
+
+static inline bool zi_slot_match(const struct zi_slot *s, uint32_t tag)
+{
+	return (s->tag & ~ZI_TAG_LINES) == tag;
+}
+
+/* Cache lines of the node in slot @s (1..4). */
+static inline unsigned zi_slot_lines(const struct zi_slot *s)
+{
+	return (s->tag & ZI_TAG_LINES) + 1u;
 }
 
 static inline const struct zi_node *zi_node_at(const struct zi_zone *z, uint32_t ref)
@@ -127,14 +166,14 @@ static inline const uint8_t *zi_wire(const struct zi_node *n, const struct zi_rr
  *  Returns the node's ref or ZI_NONE. */
 static inline uint32_t zi_lookup(const struct zi_zone *z, const uint8_t *name, size_t len)
 {
-	uint64_t h = dname_hash(name, len);
+	uint64_t h = zi_hash(name, len);
 	uint32_t tag = zi_tag(h);
 	uint64_t i = h & z->slot_mask;
 	for (;;) {
 		const struct zi_slot *s = &z->slots[i];
 		if (s->tag == 0)
 			return ZI_NONE;
-		if (s->tag == tag) {
+		if (zi_slot_match(s, tag)) {
 			const struct zi_node *n = zi_node_at(z, s->node);
 			if (n->name_len == len && dname_equal(zi_name(n), name, len))
 				return s->node;

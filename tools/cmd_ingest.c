@@ -35,7 +35,8 @@
 #define FP_PREFIX "ingest/"
 #define PORTS_MAX 16
 #define SKIP_MAX 32
-#define PROGRESS_MASK 4095u         /* look at the clock every 4096 events */
+#define EV_BATCH 256u               /* events read before they are aggregated */
+#define PROGRESS_BATCHES 15u        /* look at the clock every 16 batches */
 #define MAP_MAX (1ull << 40)        /* the map may grow to 1 TiB */
 #define ERRMSG_LEN 1024
 
@@ -250,34 +251,45 @@ static int flush(struct ingest *in)
 	return rc;
 }
 
-static int add_event(struct ingest *in, struct query_event *ev, struct counts *fc)
+/* Count, log and aggregate @n events read from a file.  Returns 0 or BSC_E*
+ * (reported; the ingest stops). */
+static int add_events(struct ingest *in, const struct query_event *evs, size_t n,
+		      struct counts *fc)
 {
+	bool retried = false;
+	size_t off = 0;
 	int rc;
 
-	classify(fc, ev);
-	fc->events++;
-	if (in->log && (rc = evlog_append(in->log, ev)) < 0) {
-		cli_progress_clear(&in->prog);
-		cli_error(&in->g, "event log %s: cannot append: %s", evlog_writer_path(in->log),
-			  bsc_strerror(rc));
+	for (size_t i = 0; i < n; i++)
+		classify(fc, &evs[i]);
+	fc->events += n;
+	for (size_t i = 0; in->log && i < n; i++) {
+		if ((rc = evlog_append(in->log, &evs[i])) < 0) {
+			cli_progress_clear(&in->prog);
+			cli_error(&in->g, "event log %s: cannot append: %s",
+				  evlog_writer_path(in->log), bsc_strerror(rc));
+			in->status = CLI_EXIT_ERR;
+			return rc;
+		}
+	}
+	while (off < n) {
+		size_t k;
+		rc = agg_add_batch(in->agg, evs + off, n - off, &k);
+		off += k;
+		if (rc == 0)
+			continue;
+		if (rc == AGG_FULL || (rc == BSC_ENOSPC && (k || !retried))) {
+			/* full: flush now; no room: flush, then add the rest */
+			retried = rc == BSC_ENOSPC;
+			if ((rc = flush(in)) < 0)
+				return rc;
+			continue;
+		}
+		cli_error(&in->g, "aggregation: %s", bsc_strerror(rc));
 		in->status = CLI_EXIT_ERR;
 		return rc;
 	}
-	rc = agg_add(in->agg, ev);
-	if (rc == AGG_FULL)
-		return flush(in);
-	if (rc == BSC_ENOSPC) {
-		if ((rc = flush(in)) < 0)
-			return rc;
-		rc = agg_add(in->agg, ev);
-		if (rc == AGG_FULL)
-			return flush(in);
-	}
-	if (rc < 0) {
-		cli_error(&in->g, "aggregation: %s", bsc_strerror(rc));
-		in->status = CLI_EXIT_ERR;
-	}
-	return rc;
+	return 0;
 }
 
 /* ---------------------------------------------------------------------------
@@ -471,7 +483,7 @@ static void ingest_file(struct ingest *in, const char *path)
 	char err[ERRMSG_LEN], prev[STORE_META_STR_MAX + 1], abspath[PATH_MAX];
 	struct counts fc;
 	struct source src;
-	struct query_event ev;
+	struct query_event evs[EV_BATCH];
 	struct file_result *r = result_new(in, path);
 	bool is_stdin = strcmp(path, "-") == 0;
 	bool fingerprinted = false;
@@ -569,13 +581,20 @@ static void ingest_file(struct ingest *in, const char *path)
 		goto out;
 	}
 
-	for (;;) {
-		rc = source_next(&src, &ev);
+	/* Events go to the aggregation in batches (it prefetches their slots
+	 * together); everything read before damage or the end is added. */
+	for (size_t nev = 0, batches = 0;;) {
+		rc = source_next(&src, &evs[nev]);
+		if (rc == 1 && ++nev < EV_BATCH)
+			continue;
+		if (nev && add_events(in, evs, nev, &fc) < 0) {
+			rc = 1; /* stopped by a store or log error */
+			break;
+		}
+		nev = 0;
 		if (rc != 1)
 			break;
-		if (add_event(in, &ev, &fc) < 0)
-			break;
-		if ((fc.events & PROGRESS_MASK) == 0 && cli_progress_due(&in->prog))
+		if ((++batches & PROGRESS_BATCHES) == 0 && cli_progress_due(&in->prog))
 			show_progress(in, &src, path, size, fc.events);
 	}
 	source_counts(&src, &fc);

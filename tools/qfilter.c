@@ -2,7 +2,8 @@
  * shared by the offline ingest decoders (see tools/qfilter.h, docs/ingest.md).
  *
  * A query is parsed by the server's own answer builder (with no zone table),
- * and its event filled by capture_event_fill(), so ingest and the live server
+ * or for the common shape by a short parse that gives the same result, and
+ * its event filled by capture_event_fill(), so ingest and the live server
  * read the same bytes the same way.  Runs on the decoder's thread. */
 #include <stdio.h>
 #include <string.h>
@@ -178,6 +179,19 @@ bool qfilter_match_zone(const struct qfilter *f, const uint8_t *lc, size_t len)
 	return false;
 }
 
+/* Lower-case copy of the wire name @src (@n bytes) into @dst, a word at a
+ * time (the byte-wise dname_lower() does the same, slower). */
+static void lower_copy(uint8_t *dst, const uint8_t *src, size_t n)
+{
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t v = dname_lower64(dname_load64(src + i));
+		memcpy(dst + i, &v, 8);
+	}
+	for (; i < n; i++)
+		dst[i] = dname_lower_byte(src[i]);
+}
+
 size_t qfilter_qname(const uint8_t *wire, size_t len, uint8_t *lc)
 {
 	size_t pos = HDR_LEN;
@@ -194,7 +208,7 @@ size_t qfilter_qname(const uint8_t *wire, size_t len, uint8_t *lc)
 		pos += 1u + l;
 	}
 	size_t n = pos + 1 - HDR_LEN;
-	dname_lower(lc, wire + HDR_LEN, n);
+	lower_copy(lc, wire + HDR_LEN, n);
 	return n;
 }
 
@@ -423,6 +437,54 @@ static void push_response(struct qfilter_queue *q, const struct qfilter_msg *m)
 	q->st->rcode_known++;
 }
 
+/* The answer builder's @info for a query of the common shape: one question
+ * with an uncompressed qname, no answer or authority records, and after the
+ * question either nothing or one OPT owned by the root without options.
+ * For those the builder's parse has a single outcome: qname, qtype, qclass,
+ * RD from the header, EDNS and DO from the OPT, nothing malformed (the
+ * rcode is not used here).  False for any other query, which then goes
+ * through answer_build() itself; tests/unit/tools/test_pcapdns.c compares
+ * the two. */
+static bool quick_info(const uint8_t *w, size_t len, struct answer_info *info)
+{
+	if (wire_get_u16(w + 4) != 1 || wire_get_u16(w + 6) || wire_get_u16(w + 8) ||
+	    wire_get_u16(w + 10) > 1)
+		return false;
+	size_t pos = HDR_LEN;
+	for (;;) {
+		if (pos >= len || pos - HDR_LEN >= DNAME_MAXLEN)
+			return false;
+		uint8_t l = w[pos];
+		if (l == 0)
+			break;
+		if (l > 63)
+			return false;
+		pos += 1u + l;
+	}
+	size_t qend = pos + 1 + 4;
+	uint8_t flags = (w[2] & 0x01) ? EVENT_RD : 0;
+	if (qend > len)
+		return false;
+	if (wire_get_u16(w + 10) == 0) {
+		if (qend != len)
+			return false;
+	} else {
+		/* owner, type, class, TTL (extended rcode, version, DO), rdlength */
+		if (len - qend != 11 || w[qend] != 0 || wire_get_u16(w + qend + 1) != T_OPT ||
+		    wire_get_u16(w + qend + 9) != 0)
+			return false;
+		flags |= EVENT_EDNS;
+		if (w[qend + 7] & 0x80)
+			flags |= EVENT_DO;
+	}
+	memset(info, 0, sizeof *info);
+	info->qtype = wire_get_u16(w + qend - 4);
+	info->qclass = wire_get_u16(w + qend - 2);
+	info->qname_len = (uint16_t)(qend - 4 - HDR_LEN);
+	info->flags = flags;
+	return true;
+}
+
 /* Double the ring (and the chain heads), keeping the order and the chains
  * (newest first).  Returns 0 or BSC_ENOMEM (nothing changed). */
 static int queue_grow(struct qfilter_queue *q)
@@ -471,15 +533,19 @@ int qfilter_queue_push(struct qfilter_queue *q, const struct qfilter_msg *m)
 		return 0;
 	}
 	struct answer_info info;
-	answer_build(NULL, NULL, m->tcp ? ANSWER_TCP : ANSWER_UDP, m->wire, m->len, q->tx,
-		     ANSWER_BUF_MIN, &info);
+	if (!quick_info(m->wire, m->len, &info))
+		answer_build(NULL, NULL, m->tcp ? ANSWER_TCP : ANSWER_UDP, m->wire, m->len,
+			     q->tx, ANSWER_BUF_MIN, &info);
 	if (info.qname_len == 0) {
 		q->st->malformed++;
 		return 0;
 	}
 	size_t n = info.qname_len;
-	dname_lower(q->lc, m->wire + HDR_LEN, n);
-	if (!qfilter_match_zone(q->f, q->lc, n)) {
+	/* the lower-case qname: for the zone filter and the matching key */
+	bool zones = q->f && !q->f->any_zone && q->f->nzones;
+	if (zones || q->match)
+		lower_copy(q->lc, m->wire + HDR_LEN, n);
+	if (zones && !qfilter_match_zone(q->f, q->lc, n)) {
 		q->st->other_zone++;
 		return 0;
 	}

@@ -1,6 +1,8 @@
 /* tests/unit/authd/test_answer.c — the answer builder: golden answers from
  * the files tests/data/answers/NAME.txt (format at the top of each file), then queries
- * built byte by byte for what ldns cannot send (malformed, opcodes, ECS).
+ * built byte by byte for what ldns cannot send (malformed, opcodes, ECS), and
+ * the fast path and batch passes (answer_prepare/prefetch/build_prepared)
+ * checked byte for byte against the general builder.
  *
  * Single-threaded cmocka program. */
 #include <dirent.h>
@@ -27,6 +29,7 @@ static struct answer_conf conf = {
 	.identity = "ns1.test",
 };
 static uint8_t tx[65536];
+static uint8_t tx_general[65536];
 
 static int group_setup(void **state)
 {
@@ -109,6 +112,14 @@ static int run_block(struct block *b)
 	if (n == 0) {
 		fprintf(stderr, "%s:%u: no answer\n", b->file, b->line);
 		return 1;
+	}
+	struct answer_info ginfo;
+	size_t gn = answer_build_general(zt, &conf, b->tcp ? ANSWER_TCP : ANSWER_UDP, q,
+					 (size_t)qlen, tx_general, sizeof tx_general, &ginfo);
+	if (gn != n || memcmp(tx, tx_general, n) != 0 || memcmp(&info, &ginfo, sizeof info) != 0) {
+		fprintf(stderr, "%s:%u: answer_build() and the general builder differ\n", b->file,
+			b->line);
+		fails++;
 	}
 	size_t lim = b->tcp ? 65535 : !b->o.edns ? 512 : 1232;
 	if (n > lim) {
@@ -774,6 +785,252 @@ static void test_answer_build_large_referral(void **state)
 	dnsq_answer_free(&a);
 }
 
+
+/* ---- the fast path and the batch passes ---- */
+
+/* The answer of the general builder for @q, and the one of the passes with
+ * @p prepared (and prefetched) before; equal byte for byte and in info. */
+static void expect_same(const uint8_t *q, size_t qlen, const struct answer_prep *p,
+			const struct answer_conf *ac, enum answer_transport tr, const char *what)
+{
+	struct answer_info gi, fi;
+	memset(&gi, 0x5A, sizeof gi);
+	memset(&fi, 0xA5, sizeof fi);
+	size_t gn = answer_build_general(zt, ac, tr, q, qlen, tx_general, sizeof tx_general, &gi);
+	size_t fn = answer_build_prepared(zt, ac, tr, q, qlen, p, tx, sizeof tx, &fi);
+	if (gn != fn || memcmp(tx, tx_general, gn) != 0 || memcmp(&gi, &fi, sizeof gi) != 0)
+		fail_msg("%s: the passes answer %zu bytes, the general builder %zu", what, fn, gn);
+}
+
+/* How a query of the batch test is changed after dnsq_build(). */
+enum mangle {
+	MG_NONE,
+	MG_UPPER,    /* qname in upper case */
+	MG_COOKIE,   /* a COOKIE option in the OPT */
+	MG_NSID,     /* an NSID option */
+	MG_ECS,      /* an ECS option */
+	MG_TRAILING, /* a byte after the message */
+	MG_SHORT,    /* the last byte missing */
+	MG_CD,       /* CD and AD set */
+	MG_QR,       /* QR set: no answer */
+	MG_MANGLES,
+};
+
+static size_t mangle_query(uint8_t *q, size_t n, enum mangle m)
+{
+	static const uint8_t cookie[] = { 0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8 };
+	static const uint8_t nsid[] = { 0, 3, 0, 0 };
+	static const uint8_t ecs[] = { 0, 8, 0, 7, 0, 1, 24, 0, 192, 0, 2 };
+	const uint8_t *opt = NULL;
+	size_t olen = 0;
+	switch (m) {
+	case MG_UPPER:
+		for (size_t i = 12; i < n && q[i] != 0; i += 1u + q[i]) {
+			for (size_t k = i + 1; k <= i + q[i]; k++) {
+				if (q[k] >= 'a' && q[k] <= 'z')
+					q[k] = (uint8_t)(q[k] - 32);
+			}
+		}
+		return n;
+	case MG_COOKIE:
+		opt = cookie;
+		olen = sizeof cookie;
+		break;
+	case MG_NSID:
+		opt = nsid;
+		olen = sizeof nsid;
+		break;
+	case MG_ECS:
+		opt = ecs;
+		olen = sizeof ecs;
+		break;
+	case MG_TRAILING:
+		q[n] = 0x77;
+		return n + 1;
+	case MG_SHORT:
+		return n - 1;
+	case MG_CD:
+		q[3] |= 0x30;
+		return n;
+	case MG_QR:
+		q[2] |= 0x80;
+		return n;
+	default:
+		return n;
+	}
+	/* replace the empty OPT at the end by one with @opt */
+	n -= 11;
+	q[11] = 1;
+	return put_opt(q, n, opt, olen);
+}
+
+static void test_answer_batch_equals_general(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *name;
+		const char *type;
+	} names[] = {
+		{ "1.0.1.10.in-addr.arpa.", "PTR" },      /* a hit */
+		{ "10.0.1.10.in-addr.arpa.", "PTR" },     /* three PTRs */
+		{ "1.0.1.10.in-addr.arpa.", "A" },        /* NODATA */
+		{ "0.1.10.in-addr.arpa.", "PTR" },        /* empty non-terminal */
+		{ "9.9.0.1.10.in-addr.arpa.", "PTR" },    /* NXDOMAIN */
+		{ "10.0.4.10.in-addr.arpa.", "PTR" },     /* 40 PTRs: TC over UDP */
+		{ "10.in-addr.arpa.", "SOA" },            /* apex */
+		{ "10.in-addr.arpa.", "NS" },             /* apex NS: additional section */
+		{ "20.10.in-addr.arpa.", "PTR" },         /* a cut: referral */
+		{ "20.10.in-addr.arpa.", "DS" },          /* DS at the cut */
+		{ "ns1.20.10.in-addr.arpa.", "A" },       /* glue: below the cut */
+		{ "5.3.3.10.in-addr.arpa.", "PTR" },      /* RFC 2317 CNAME */
+		{ "1.2.5.10.in-addr.arpa.", "PTR" },      /* CNAME chain */
+		{ "7.99.9.10.in-addr.arpa.", "PTR" },     /* wildcard */
+		{ "1.99.9.10.in-addr.arpa.", "PTR" },     /* beside the wildcard */
+		{ "1.1.5.10.in-addr.arpa.", "TXT" },      /* another type */
+		{ "1.1.5.10.in-addr.arpa.", "ANY" },
+		{ "1.4.5.10.in-addr.arpa.", "TYPE65534" },
+		{ "2.4.5.10.in-addr.arpa.", "MX" },       /* additional section */
+		{ "1.1.30.10.in-addr.arpa.", "PTR" },     /* the nested child zone */
+		{ "30.10.in-addr.arpa.", "SOA" },
+		{ "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.", "PTR" },
+		{ "2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.", "PTR" },
+		{ "0.1.0.0.2.ip6.arpa.", "PTR" },         /* above every zone: REFUSED */
+		{ "1.0.0.11.in-addr.arpa.", "PTR" },      /* out of zone */
+		{ "version.bind.", "TXT" },
+	};
+	enum { PER = sizeof names / sizeof names[0] };
+	static uint8_t qs[PER * MG_MANGLES * 3][600];
+	static size_t qlens[PER * MG_MANGLES * 3];
+	static struct answer_prep prep[PER * MG_MANGLES * 3];
+	size_t nq = 0;
+	for (size_t i = 0; i < PER; i++) {
+		for (int m = 0; m < MG_MANGLES; m++) {
+			for (int e = 0; e < 3; e++) {
+				bool needs_opt = m == MG_COOKIE || m == MG_NSID || m == MG_ECS;
+				if (needs_opt && e == 0)
+					continue;
+				struct dnsq_opts o = {
+					.id = (uint16_t)nq, .rd = (i & 1) != 0, .edns = e > 0,
+					.do_bit = e == 2, .bufsize = e == 2 ? 4096 : 0,
+				};
+				if (!strcmp(names[i].name, "version.bind."))
+					o.qclass = 3;
+				int n = dnsq_build(qs[nq], sizeof qs[nq] - 40, names[i].name,
+						   dnsq_type(names[i].type), &o);
+				assert_true(n > 0);
+				qlens[nq] = mangle_query(qs[nq], (size_t)n, (enum mangle)m);
+				nq++;
+			}
+		}
+	}
+	/* the three passes over the whole set, as a worker runs them */
+	for (size_t i = 0; i < nq; i++)
+		answer_prepare(zt, qs[i], qlens[i], &prep[i]);
+	for (size_t i = 0; i < nq; i++)
+		answer_prefetch(zt, &prep[i]);
+	static const struct answer_conf small = { .udp_max = 512 };
+	for (size_t i = 0; i < nq; i++) {
+		char what[64];
+		snprintf(what, sizeof what, "query %zu (%s %s)", i, names[i / (MG_MANGLES * 3)].name,
+			 names[i / (MG_MANGLES * 3)].type);
+		expect_same(qs[i], qlens[i], &prep[i], &conf, ANSWER_UDP, what);
+		expect_same(qs[i], qlens[i], &prep[i], &conf, ANSWER_TCP, what);
+		expect_same(qs[i], qlens[i], &prep[i], &small, ANSWER_UDP, what);
+		expect_same(qs[i], qlens[i], &prep[i], NULL, ANSWER_UDP, what);
+	}
+	/* the prefetch pass may be left out */
+	for (size_t i = 0; i < nq; i++) {
+		struct answer_prep p;
+		answer_prepare(zt, qs[i], qlens[i], &p);
+		expect_same(qs[i], qlens[i], &p, &conf, ANSWER_UDP, "without prefetch");
+	}
+	/* and every cut of one query */
+	for (size_t len = 0; len <= qlens[0]; len++) {
+		struct answer_prep p;
+		answer_prepare(zt, qs[0], len, &p);
+		answer_prefetch(zt, &p);
+		expect_same(qs[0], len, &p, &conf, ANSWER_UDP, "cut short");
+	}
+}
+
+/* Queries whose qname the fast path does not walk: it takes the rest of the
+ * message as the qname's end, and finds the zone by its last bytes. */
+static void test_answer_fast_path_guesses(void **state)
+{
+	(void)state;
+	uint8_t q[1024];
+	struct answer_prep p;
+	struct answer_info info;
+	size_t n;
+
+	/* an apex of a deeper zone inside a label: "a\x02" "30" . 10.in-addr.arpa
+	 * ends with the bytes of 30.10.in-addr.arpa, but lies in 10.in-addr.arpa */
+	static const uint8_t inside[] = { 4, 'a', 2, '3', '0', 2, '1', '0', 7, 'i', 'n', '-', 'a',
+					  'd', 'd', 'r', 4, 'a', 'r', 'p', 'a', 0 };
+	n = mkq(q, 0, 1, 0, inside, sizeof inside, 12, 1);
+	answer_prepare(zt, q, n, &p);
+	answer_prefetch(zt, &p);
+	expect_same(q, n, &p, &conf, ANSWER_UDP, "apex bytes inside a label");
+	assert_int_equal(rcode_of(answer_build(zt, &conf, ANSWER_UDP, q, n, tx, sizeof tx, &info)),
+			 3);
+	/* the SOA of 10.in-addr.arpa, owned by the qname's last three labels */
+	assert_int_equal(tx[n], 0xC0);
+	assert_int_equal(tx[n + 1], 12 + 5);
+
+	/* a hit whose qname ends early: the guessed name is no node's */
+	n = mkq(q, 0, 1, 0, qname_hit, sizeof qname_hit, 12, 1);
+	q[n] = 0;
+	answer_prepare(zt, q, n + 1, &p);
+	answer_prefetch(zt, &p);
+	expect_same(q, n + 1, &p, &conf, ANSWER_UDP, "trailing zero");
+	assert_int_equal(rcode_of(answer_build(zt, &conf, ANSWER_UDP, q, n + 1, tx, sizeof tx,
+					       &info)),
+			 1);
+
+	/* an empty OPT at the end but two records in the additional section
+	 * counted as one */
+	n = mkq(q, 0, 1, 1, qname_hit, sizeof qname_hit, 12, 1);
+	static const uint8_t txt_rr[] = { 0, 0, 16, 0, 1, 0, 0, 0, 0, 0, 1, 0 };
+	memcpy(q + n, txt_rr, sizeof txt_rr);
+	n = put_opt(q, n + sizeof txt_rr, NULL, 0);
+	answer_prepare(zt, q, n, &p);
+	answer_prefetch(zt, &p);
+	expect_same(q, n, &p, &conf, ANSWER_UDP, "record before the OPT");
+
+	/* an OPT that looks empty at the end of a qname with a compression
+	 * pointer */
+	static const uint8_t ptr[] = { 1, 'a', 0xC0, 12 };
+	n = mkq(q, 0, 1, 1, ptr, sizeof ptr, 12, 1);
+	n = put_opt(q, n, NULL, 0);
+	answer_prepare(zt, q, n, &p);
+	answer_prefetch(zt, &p);
+	expect_same(q, n, &p, &conf, ANSWER_UDP, "compression pointer");
+
+	/* EDNS version 1: BADVERS, from the general builder */
+	n = mkq(q, 0, 1, 1, qname_hit, sizeof qname_hit, 12, 1);
+	n = put_opt(q, n, NULL, 0);
+	q[n - 5] = 1;
+	answer_prepare(zt, q, n, &p);
+	expect_same(q, n, &p, &conf, ANSWER_UDP, "EDNS version 1");
+
+	/* mixed case and an OPT with DO: the fast path's answer */
+	static const uint8_t mixed[] = { 1, '1', 1, '0', 1, '1', 2, '1', '0', 7, 'I', 'N', '-',
+					 'a', 'D', 'd', 'R', 4, 'A', 'r', 'p', 'A', 0 };
+	n = mkq(q, 0x0100, 1, 1, mixed, sizeof mixed, 12, 1);
+	n = put_opt(q, n, NULL, 0);
+	q[n - 4] = 0x80; /* DO */
+	answer_prepare(zt, q, n, &p);
+	answer_prefetch(zt, &p);
+	expect_same(q, n, &p, &conf, ANSWER_UDP, "mixed case with DO");
+	size_t r = answer_build(zt, &conf, ANSWER_UDP, q, n, tx, sizeof tx, &info);
+	assert_int_equal(rcode_of(r), 0);
+	assert_int_equal(count(1), 1);
+	assert_int_equal(count(3), 1);
+	assert_memory_equal(tx + 12, mixed, sizeof mixed);
+	assert_int_equal(info.flags, EVENT_RD | EVENT_EDNS | EVENT_DO);
+	assert_int_equal(tx[r - 4], 0x80); /* DO echoed */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -789,6 +1046,8 @@ int main(void)
 		cmocka_unit_test(test_answer_build_udp_limits),
 		cmocka_unit_test(test_answer_build_info_in_zone),
 		cmocka_unit_test(test_answer_build_large_referral),
+		cmocka_unit_test(test_answer_batch_equals_general),
+		cmocka_unit_test(test_answer_fast_path_guesses),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -1,5 +1,6 @@
 /* tests/unit/authd/test_worker.c — loop-level tests of the UDP worker and the
  * TCP side: real sockets on 127.0.0.1 port 0 in this process, counted answers,
+ * batches of mixed queries answered as answer_build() answers them one by one,
  * a zone-table swap under load, TCP pipelining and the idle timeout.
  * The worker runs in its own thread; the test thread is the client. */
 #include <setjmp.h>
@@ -206,6 +207,96 @@ static void test_worker_counters(void **state)
 	char line[256];
 	assert_true(capture_stats_format(&cs, line, sizeof line) > 0);
 	assert_non_null(strstr(line, "500 events (full 500,"));
+	fixture_stop(&f);
+}
+
+
+/* Query @i of the mixed burst: a PTR query changed as i % 8 says. */
+static size_t make_mixed(uint8_t *q, unsigned i)
+{
+	size_t n = make_query(q, (uint16_t)(5000 + i), i);
+	size_t first = 12 + 1 + q[12]; /* the label after the first */
+	switch (i % 8) {
+	case 1: /* upper case */
+		for (size_t k = 12; k < n - 4; k++) {
+			if (q[k] >= 'a' && q[k] <= 'z')
+				q[k] = (uint8_t)(q[k] - 32);
+		}
+		break;
+	case 2: /* qtype A: NODATA */
+		q[n - 3] = 1;
+		break;
+	case 3: /* i.7.0.10.in-addr.arpa: NXDOMAIN */
+		q[first + 1] = '7';
+		break;
+	case 4: /* OPT with DO */
+	case 7: /* OPT with a COOKIE option */
+	{
+		static const uint8_t opt[] = { 0, 0, 41, 0x04, 0xD0, 0, 0, 0x80, 0, 0, 0 };
+		static const uint8_t cookie[] = { 0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8 };
+		q[11] = 1;
+		memcpy(q + n, opt, sizeof opt);
+		n += sizeof opt;
+		if (i % 8 == 7) {
+			q[n - 1] = sizeof cookie;
+			memcpy(q + n, cookie, sizeof cookie);
+			n += sizeof cookie;
+		}
+		break;
+	}
+	case 5: /* QR set: no answer */
+		q[2] |= 0x80;
+		break;
+	case 6: /* cut short: FORMERR */
+		n -= 3;
+		break;
+	default:
+		break;
+	}
+	return n;
+}
+
+/* A burst of mixed queries, read by the worker in batches: each answer is
+ * byte for byte the one answer_build() gives for its query alone. */
+static void test_worker_mixed_batch(void **state)
+{
+	struct fixture f;
+	enum { N = 96 }; /* one and a half batches; well inside the socket buffers */
+	static uint8_t want[N][4096];
+	static size_t want_len[N];
+	(void)state;
+
+	fixture_start(&f);
+	uint8_t q[512], a[4096];
+	unsigned expected = 0;
+	for (unsigned i = 0; i < N; i++) {
+		size_t ql = make_mixed(q, i);
+		struct answer_info info;
+		static uint8_t tx[ANSWER_BUF_MIN];
+		want_len[i] = answer_build(f.zt, &f.ac, ANSWER_UDP, q, ql, tx, sizeof tx, &info);
+		memcpy(want[i], tx, want_len[i]);
+		expected += want_len[i] > 0;
+		assert_int_equal(send(f.client, q, ql, 0), (ssize_t)ql);
+	}
+	assert_int_equal(expected, N - N / 8);
+	for (unsigned i = 0; i < N; i++) {
+		if (want_len[i] == 0)
+			continue;
+		assert_true(wait_readable(f.client));
+		ssize_t r = recv(f.client, a, sizeof a, 0);
+		assert_int_equal(r, (ssize_t)want_len[i]);
+		assert_memory_equal(a, want[i], want_len[i]); /* in order on loopback */
+	}
+	/* and nothing for the queries with QR set */
+	exchange(&f, 9000, 1, 1, NULL, NULL);
+	worker_stop(f.w);
+	assert_int_equal(worker_join(f.w), 0);
+	struct stats s;
+	memset(&s, 0, sizeof s);
+	stats_collect(worker_stats(f.w), &s);
+	assert_int_equal(s.v[STATS_QUERIES], N + 1);
+	assert_int_equal(s.v[STATS_REPLIES], expected + 1);
+	assert_int_equal(s.v[STATS_MALFORMED], 2 * N / 8); /* QR set, cut short */
 	fixture_stop(&f);
 }
 
@@ -487,6 +578,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_worker_answers_every_query),
 		cmocka_unit_test(test_worker_counters),
+		cmocka_unit_test(test_worker_mixed_batch),
 		cmocka_unit_test(test_worker_reload_under_load),
 		cmocka_unit_test(test_worker_wildcard_reply_source),
 		cmocka_unit_test(test_tcp_pipeline_and_idle),

@@ -1,7 +1,7 @@
 /* tests/unit/authd/test_zone.c — the zone loader: good zones, every check
  * with its file:line (fixtures tests/data/zones/bad-NAME.zone), $GENERATE,
- * $INCLUDE, RFC 3597, file permissions, zone_table_info() and a torture loop
- * failing every allocation in turn.
+ * $INCLUDE, RFC 3597, file permissions, zone_table_info(), the layout of the
+ * index (zone_index.h) and a torture loop failing every allocation in turn.
  *
  * Single-threaded cmocka program. */
 #include <fcntl.h>
@@ -17,6 +17,7 @@
 #include <cmocka.h>
 #include "authd/answer.h"
 #include "authd/zone.h"
+#include "authd/zone_index.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/mem.h"
@@ -387,6 +388,91 @@ static void test_zone_check_perms(void **state)
 	rmdir(tmpdir);
 }
 
+
+/* ---- the index layout ---- */
+
+/* Every node of @z is found by its name (and only by it), its slot tells the
+ * cache lines it spans, and it spans no more lines than its size needs. */
+static void check_index(const struct zi_zone *z)
+{
+	size_t found = 0;
+	assert_int_equal((uintptr_t)z->blob % 64, 0);
+	for (uint64_t i = 0; i <= z->slot_mask; i++) {
+		const struct zi_slot *s = &z->slots[i];
+		if (s->tag == 0)
+			continue;
+		found++;
+		const struct zi_node *n = zi_node_at(z, s->node);
+		const uint8_t *name = zi_name(n);
+		assert_int_equal(zi_lookup(z, name, n->name_len), s->node);
+		assert_true(zi_slot_match(s, zi_tag(zi_hash(name, n->name_len))));
+
+		/* the hash ignores case */
+		uint8_t upper[DNAME_MAXLEN];
+		for (size_t k = 0; k < n->name_len; k++)
+			upper[k] = (uint8_t)(name[k] >= 'a' && name[k] <= 'z' ? name[k] - 32 : name[k]);
+		assert_true(zi_hash(upper, n->name_len) == zi_hash(name, n->name_len));
+
+		size_t off = (size_t)((const uint8_t *)n - z->blob);
+		size_t end = (size_t)(name + n->name_len - (const uint8_t *)n);
+		end = (end + 3) & ~(size_t)3;
+		const struct zi_rrset *rs = zi_rrsets(n);
+		if (n->rrset_count > 0)
+			end = rs[n->rrset_count - 1].off + rs[n->rrset_count - 1].len;
+		size_t sz = (end + 7) & ~(size_t)7;
+		size_t lines = (off + sz - 1) / 64 - off / 64 + 1;
+		assert_int_equal(off % 8, 0);
+		assert_int_equal(zi_slot_lines(s), lines < 4 ? lines : 4);
+		if (sz <= 256)
+			assert_int_equal(lines, (sz + 63) / 64);
+	}
+	assert_int_equal(found, z->node_count);
+}
+
+static void test_zone_index_layout(void **state)
+{
+	(void)state;
+	/* the fixtures, and a zone large enough for the huge-page path */
+	char dir[] = "/tmp/bsc-test-zone-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char path[256];
+	snprintf(path, sizeof path, "%s/big.zone", dir);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "$ORIGIN 10.in-addr.arpa.\n$TTL 3600\n"
+		   "@ SOA ns1.example. host.example. 1 7200 1800 1209600 300\n"
+		   "@ NS ns1.example.\n");
+	for (int b = 0; b < 128; b++)
+		fprintf(f, "$GENERATE 0-255 $.%d.1 PTR host-$-%d.example.\n", b, b);
+	fclose(f);
+
+	struct zone_source src[] = {
+		{ NULL, Z("10.in-addr.arpa.zone") },
+		{ "30.10.in-addr.arpa", Z("30.10.in-addr.arpa.zone") },
+		{ NULL, Z("8.b.d.0.1.0.0.2.ip6.arpa.zone") },
+	};
+	struct zone_table *zt = NULL;
+	char err[512];
+	assert_int_equal(zone_table_load(&zt, src, 3, NULL, err, sizeof err), 0);
+	for (size_t i = 0; i < zt->count; i++)
+		check_index(&zt->zones[i]);
+	zone_table_free(zt);
+
+	assert_int_equal(load1(&zt, NULL, path, err, sizeof err), 0);
+	const struct zi_zone *z = &zt->zones[0];
+	assert_true(z->node_count > 128 * 256);
+	/* over 2 MiB of nodes (at least 64 bytes each): on a huge-page boundary */
+	assert_int_equal((uintptr_t)z->blob % ((uintptr_t)2 << 20), 0);
+	check_index(z);
+	struct dnsq_answer a;
+	assert_int_equal(ask(zt, "7.95.1.10.in-addr.arpa.", "PTR", &a), 0);
+	assert_int_equal(a.count[0], 1);
+	dnsq_answer_free(&a);
+	zone_table_free(zt);
+	unlink(path);
+	rmdir(dir);
+}
+
 /* ---- every allocation failing in turn ---- */
 
 static void test_zone_table_load_torture(void **state)
@@ -431,6 +517,7 @@ int main(void)
 		cmocka_unit_test(test_zone_rfc3597),
 		cmocka_unit_test(test_zone_warnings),
 		cmocka_unit_test(test_zone_check_perms),
+		cmocka_unit_test(test_zone_index_layout),
 		cmocka_unit_test(test_zone_table_load_torture),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -235,16 +235,67 @@ static int check_querier_sum(void *ctx, const struct store_sum *e)
 	return 0;
 }
 
-static void test_agg_exact_counts_through_flushes(void **state)
+/* How exact_run hands the events over. */
+enum ex_mode {
+	EX_SINGLE,     /* agg_add, a flush every 70000 events */
+	EX_BATCH,      /* agg_add_batch in runs of random length, the same flushes */
+	EX_BATCH_FULL, /* agg_add_batch into a table of 1 MiB, flushed when full */
+};
+
+static int cmp_ev_time(const void *x, const void *y)
 {
-	struct tctx *t = *state;
+	const struct query_event *a = x, *b = y;
+	return a->time_ns < b->time_ns ? -1 : a->time_ns > b->time_ns;
+}
+
+/* Add up to @n events of @evs as @mode says; flush into @s when full. */
+static void ex_add(struct agg *a, struct store *s, struct query_event *evs, size_t n,
+		   enum ex_mode mode, unsigned *flushes)
+{
+	if (mode == EX_SINGLE) {
+		for (size_t i = 0; i < n; i++)
+			assert_int_equal(agg_add(a, &evs[i]), 0);
+		return;
+	}
+	size_t off = 0;
+	if (mode == EX_BATCH_FULL) /* in time order, as in a capture: one bucket fills */
+		qsort((void *)evs, n, sizeof *evs, cmp_ev_time);
+	while (off < n) {
+		size_t m = 1 + (size_t)(rnd() % 300), k = 0;
+		if (m > n - off)
+			m = n - off;
+		int rc = agg_add_batch(a, evs + off, m, &k);
+		if (mode == EX_BATCH) {
+			assert_int_equal(rc, 0);
+			assert_int_equal(k, m);
+		}
+		assert_true(rc == 0 || rc == AGG_FULL || rc == BSC_ENOSPC);
+		assert_true(rc == BSC_ENOSPC ? k < m : k == m);
+		off += k;
+		if (rc != 0) {
+			uint64_t in_table = agg_events(a);
+			struct agg_flush_stats st;
+			assert_int_equal(agg_flush(a, s, &st), 0);
+			assert_true(st.events == in_table && st.lost == 0);
+			(*flushes)++;
+		}
+	}
+}
+
+static void exact_run(struct tctx *t, const char *sub, enum ex_mode mode)
+{
 	struct ex *x = calloc(1, sizeof *x);
 	assert_non_null(x);
-	struct store *s = open_store(t->dir, "db");
+	struct query_event *evs = calloc(70000, sizeof *evs);
+	assert_non_null(evs);
+	struct store *s = open_store(t->dir, sub);
+	struct agg_opts small = { .mem_cap = AGG_MEM_CAP_MIN };
 	struct agg *a;
-	assert_int_equal(agg_new(&a, NULL), 0);
+	assert_int_equal(agg_new(&a, mode == EX_BATCH_FULL ? &small : NULL), 0);
+	unsigned flushes = 0;
 
 	uint64_t ptr_events = 0;
+	size_t nev = 0;
 	for (unsigned i = 0; i < EX_N; i++) {
 		unsigned o = (unsigned)(rnd() % EX_O);
 		/* Skewed querier choice: some queriers ask often. */
@@ -265,17 +316,23 @@ static void test_agg_exact_counts_through_flushes(void **state)
 			c->last_ms = ms;
 		c->n++;
 		x->bins[b][o] |= 1ull << (ms / 600000);
-		assert_int_equal(agg_add(a, &ev), 0);
+		evs[nev++] = ev;
 		ptr_events++;
-		if (i % 70000 == 69999) {
+		if (i % 70000 == 69999 || i == EX_N - 1) {
+			ex_add(a, s, evs, nev, mode, &flushes);
+			nev = 0;
+		}
+		if (i % 70000 == 69999 && mode != EX_BATCH_FULL) {
 			struct agg_flush_stats st;
 			assert_int_equal(agg_flush(a, s, &st), 0);
 			assert_true(st.events == 70000);
 			assert_true(st.lost == 0);
 			assert_int_equal(agg_pairs(a), 0);
+			flushes++;
 		}
 	}
 	assert_int_equal(agg_flush(a, s, NULL), 0);
+	flushes++;
 
 	/* Every orig row, and as many rows as (bucket, originator) pairs. */
 	size_t want_rows = 0, want_pairs = 0;
@@ -318,12 +375,36 @@ static void test_agg_exact_counts_through_flushes(void **state)
 	assert_int_equal(store_info(s, &info), 0);
 	assert_true(info.events == EX_N && info.ptr == ptr_events);
 	assert_true(info.origq_records == want_pairs && info.orig_records == want_rows);
-	assert_true(info.flushes == 3);
+	assert_int_equal(info.flushes, flushes);
+	assert_true(flushes >= 3);
+	if (mode == EX_BATCH_FULL) {
+		printf("agg: %u events in batches through a 1 MiB table: %u flushes\n", EX_N,
+		       flushes);
+		assert_true(flushes >= 4); /* most of them when full */
+	}
 	assert_true(info.buckets == EX_B);
 
 	agg_free(a);
 	store_close(s);
+	free(evs);
 	free(x);
+}
+
+static void test_agg_exact_counts_through_flushes(void **state)
+{
+	exact_run(*state, "single", EX_SINGLE);
+}
+
+static void test_agg_exact_counts_batches(void **state)
+{
+	exact_run(*state, "batch", EX_BATCH);
+}
+
+/* A small table: flushes when full, and sorts its pairs in place (they are
+ * more than a quarter of its cap). */
+static void test_agg_exact_counts_batches_full(void **state)
+{
+	exact_run(*state, "full", EX_BATCH_FULL);
 }
 
 /* ---- what is aggregated ---- */
@@ -410,6 +491,230 @@ static void test_agg_partial_and_other_qtypes_not_aggregated(void **state)
 	classify_run(t->dir, "b", true, &rows, &br);
 	assert_int_equal(rows, 2);
 	assert_true(br.events == 12 && br.ptr == 2 && br.partial == 6);
+}
+
+/* ---- batches and the two ways a flush sorts ---- */
+
+/* Everything a store holds of the aggregates, in key order. */
+struct dump {
+	struct store_orig_entry o[4096];
+	size_t no;
+	struct store_origq_entry *q;
+	size_t nq, capq;
+	struct store_bucket_entry b[64];
+	size_t nb;
+};
+
+static int dump_orig(void *ctx, const struct store_orig_entry *e)
+{
+	struct dump *d = ctx;
+	assert_true(d->no < 4096);
+	d->o[d->no++] = *e;
+	return 0;
+}
+
+static int dump_origq(void *ctx, const struct store_origq_entry *e)
+{
+	struct dump *d = ctx;
+	assert_true(d->nq < d->capq);
+	d->q[d->nq++] = *e;
+	return 0;
+}
+
+static int dump_bucket(void *ctx, const struct store_bucket_entry *e)
+{
+	struct dump *d = ctx;
+	assert_true(d->nb < 64);
+	d->b[d->nb++] = *e;
+	return 0;
+}
+
+static struct dump *dump_store(struct store *s)
+{
+	struct dump *d = calloc(1, sizeof *d);
+	assert_non_null(d);
+	d->capq = 400000;
+	d->q = calloc(d->capq, sizeof *d->q);
+	assert_non_null(d->q);
+	assert_int_equal(store_orig_walk(s, 0, UINT64_MAX, dump_orig, d), 0);
+	for (size_t i = 0; i < d->no; i++) {
+		uint64_t b = d->o[i].bucket_s;
+		assert_int_equal(store_origq_walk(s, &d->o[i].orig, b, b + 1, dump_origq, d), 0);
+	}
+	assert_int_equal(store_bucket_walk(s, 0, UINT64_MAX, dump_bucket, d), 0);
+	return d;
+}
+
+/* The same rows, counts and times; orig rows of one originator may come in
+ * another order of buckets from the walks, so compare what the walks give. */
+static void dump_same(const struct dump *x, const struct dump *y)
+{
+	assert_int_equal(x->no, y->no);
+	assert_int_equal(x->nq, y->nq);
+	assert_int_equal(x->nb, y->nb);
+	for (size_t i = 0; i < x->no; i++) {
+		assert_true(x->o[i].bucket_s == y->o[i].bucket_s);
+		assert_int_equal(addr_cmp(&x->o[i].orig, &y->o[i].orig), 0);
+		assert_memory_equal(&x->o[i].rec, &y->o[i].rec, sizeof x->o[i].rec);
+	}
+	for (size_t i = 0; i < x->nq; i++) {
+		assert_true(x->q[i].bucket_s == y->q[i].bucket_s);
+		assert_int_equal(addr_cmp(&x->q[i].orig, &y->q[i].orig), 0);
+		assert_int_equal(addr_cmp(&x->q[i].querier, &y->q[i].querier), 0);
+		assert_memory_equal(&x->q[i].rec, &y->q[i].rec, sizeof x->q[i].rec);
+	}
+	for (size_t i = 0; i < x->nb; i++)
+		assert_memory_equal(&x->b[i], &y->b[i], sizeof x->b[i]);
+}
+
+static void dump_free(struct dump *d)
+{
+	free(d->q);
+	free(d);
+}
+
+/* Events of every kind, over 5 buckets, not in time order. */
+static void mixed_events(struct query_event *evs, size_t n)
+{
+	static const char *const other[] = { "3.2.1.in-addr.arpa", "5.0-63.3.3.10.in-addr.arpa",
+					     "0-63.3.3.10.in-addr.arpa", "www.example.com" };
+	for (size_t i = 0; i < n; i++) {
+		struct bsc_addr oa = orig_addr((unsigned)(rnd() % 700));
+		struct bsc_addr qa = querier_addr((unsigned)(rnd() % (i % 3 ? 40 : 3000)));
+		uint64_t t = T0_S * NS + rnd() % (5 * 3600 * NS);
+		evs[i] = ptr_event(t, &qa, &oa);
+		evs[i].rcode = rnd() % 7 == 0 ? 3 : 0;
+		unsigned k = (unsigned)(rnd() % 40);
+		if (k < 4)
+			revname_parse_text(other[k], &evs[i].orig);
+		else if (k == 4)
+			evs[i].qtype = 1;
+		else if (k == 5)
+			memset(&evs[i].querier, 0, sizeof evs[i].querier);
+	}
+}
+
+/* agg_add_batch counts exactly what agg_add does, whatever the runs. */
+static void test_agg_batch_same_as_single(void **state)
+{
+	struct tctx *t = *state;
+	const size_t n = 150000;
+	struct query_event *evs = calloc(n, sizeof *evs);
+	assert_non_null(evs);
+	mixed_events(evs, n);
+	struct store *s1 = open_store(t->dir, "one"), *s2 = open_store(t->dir, "batch");
+	struct agg *a1, *a2;
+	assert_int_equal(agg_new(&a1, NULL), 0);
+	assert_int_equal(agg_new(&a2, NULL), 0);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(agg_add(a1, &evs[i]), 0);
+	for (size_t off = 0, m; off < n; off += m) {
+		m = (size_t)(rnd() % 5 == 0 ? 1 : rnd() % 700);
+		if (m > n - off)
+			m = n - off;
+		size_t k = 99;
+		assert_int_equal(agg_add_batch(a2, evs + off, m, &k), 0);
+		assert_int_equal(k, m);
+	}
+	assert_int_equal(agg_events(a1), agg_events(a2));
+	assert_int_equal(agg_pairs(a1), agg_pairs(a2));
+	assert_int_equal(agg_origs(a1), agg_origs(a2));
+	assert_int_equal(agg_add_batch(a2, evs, 0, NULL), 0);
+	assert_int_equal(agg_flush(a1, s1, NULL), 0);
+	assert_int_equal(agg_flush(a2, s2, NULL), 0);
+	struct dump *d1 = dump_store(s1), *d2 = dump_store(s2);
+	assert_true(d1->no > 1000 && d1->nq > 10000 && d1->nb == 5);
+	dump_same(d1, d2);
+	dump_free(d1);
+	dump_free(d2);
+	agg_free(a1);
+	agg_free(a2);
+	store_close(s1);
+	store_close(s2);
+	free(evs);
+}
+
+/* A batch that does not fit: AGG_FULL first, then BSC_ENOSPC with the
+ * events added so far counted, nothing more; the rest goes in after a
+ * flush. */
+static void test_agg_batch_refused(void **state)
+{
+	struct tctx *t = *state;
+	const size_t n = 40000;
+	struct query_event *evs = calloc(n, sizeof *evs);
+	assert_non_null(evs);
+	struct bsc_addr oa = orig_addr(1);
+	for (size_t i = 0; i < n; i++) {
+		struct bsc_addr qa = querier_addr((unsigned)i);
+		evs[i] = ptr_event(T0_S * NS + i, &qa, &oa);
+	}
+	struct agg_opts o = { .mem_cap = AGG_MEM_CAP_MIN };
+	struct agg *a;
+	assert_int_equal(agg_new(&a, &o), 0);
+	struct store *s = open_store(t->dir, "db");
+	size_t off = 0, k = 0;
+	unsigned refusals = 0, fulls = 0;
+	while (off < n) {
+		size_t m = n - off > 1000 ? 1000 : n - off;
+		int rc = agg_add_batch(a, evs + off, m, &k);
+		assert_true(agg_mem_bytes(a) <= AGG_MEM_CAP_MIN);
+		assert_true(rc == 0 || rc == AGG_FULL || rc == BSC_ENOSPC);
+		assert_true(rc == BSC_ENOSPC ? k < m : k == m);
+		off += k;
+		fulls += rc == AGG_FULL;
+		if (rc == BSC_ENOSPC) {
+			/* exactly the events before the refused one are in */
+			assert_int_equal(agg_events(a), agg_pairs(a));
+			assert_int_equal(agg_add(a, &evs[off]), BSC_ENOSPC);
+			assert_int_equal(agg_flush(a, s, NULL), 0);
+			refusals++;
+		}
+	}
+	assert_int_equal(agg_flush(a, s, NULL), 0);
+	assert_true(refusals >= 2 && fulls >= 1);
+	struct store_sum sum;
+	assert_int_equal(store_orig_summary(s, &oa, 0, UINT64_MAX, &sum), 0);
+	assert_true(sum.queries == n && sum.queriers == n);
+	agg_free(a);
+	store_close(s);
+	free(evs);
+}
+
+/* A flush that has to grow the map writes again from the start: the same
+ * store whether the table sorted its pairs in place (a small table, time-
+ * ordered events: one bucket holds most of it) or into a second array. */
+static void test_agg_flush_grows_both_sorts(void **state)
+{
+	struct tctx *t = *state;
+	const unsigned n = 14000; /* pairs: 28 originators x 500 queriers */
+	struct dump *d[2];
+	for (int small = 0; small < 2; small++) {
+		char path[256];
+		snprintf(path, sizeof path, "%s/%s", t->dir, small ? "small" : "large");
+		struct store_opts so = { .map_size = 256 << 10, .map_max = 64 << 20 };
+		struct store *s;
+		assert_int_equal(store_open(&s, path, &so), 0);
+		struct agg_opts o = { .mem_cap = small ? AGG_MEM_CAP_MIN : 0 };
+		struct agg *a;
+		assert_int_equal(agg_new(&a, &o), 0);
+		for (unsigned i = 0; i < n; i++) {
+			struct bsc_addr oa = orig_addr(i / 500), qa = querier_addr(i % 500);
+			struct query_event ev = ptr_event(T0_S * NS + i * 1000000ull, &qa, &oa);
+			int rc = agg_add(a, &ev);
+			assert_true(rc == 0 || rc == AGG_FULL);
+		}
+		assert_int_equal(agg_pairs(a), n);
+		struct agg_flush_stats st;
+		assert_int_equal(agg_flush(a, s, &st), 0);
+		assert_true(st.grows > 0 && st.pairs == n && st.new_pairs == n);
+		d[small] = dump_store(s);
+		agg_free(a);
+		store_close(s);
+	}
+	assert_int_equal(d[0]->nq, n);
+	dump_same(d[0], d[1]);
+	dump_free(d[0]);
+	dump_free(d[1]);
 }
 
 /* ---- memory ---- */
@@ -718,6 +1023,12 @@ int main(void)
 		cmocka_unit_test(test_agg_options),
 		cmocka_unit_test_setup_teardown(test_agg_exact_counts_through_flushes, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_agg_exact_counts_batches, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_agg_exact_counts_batches_full, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_agg_batch_same_as_single, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_agg_batch_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_agg_flush_grows_both_sorts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_agg_partial_and_other_qtypes_not_aggregated,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_agg_cap_reports_full, setup, teardown),

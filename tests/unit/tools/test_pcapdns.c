@@ -18,11 +18,14 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "authd/answer.h"
+#include "authd/capture.h"
 #include "common/err.h"
 #include "common/mem.h"
 #include "common/revname.h"
 #include "tests/helpers/dnsq.h"
 #include "tools/pcapdns.h"
+#include "tools/qfilter.h"
 
 #define DATA BSC_TEST_DATA "/pcap"
 #define MAXEV 4096
@@ -1224,6 +1227,237 @@ static void test_pcap_alloc_failures(void **state)
 	}
 }
 
+/* ---- the query parse: the same events as the server's answer builder ---- */
+
+static bool addr_same(const struct bsc_addr *a, const struct bsc_addr *b)
+{
+	return a->family == b->family && a->prefix == b->prefix &&
+	       memcmp(a->bytes, b->bytes, sizeof a->bytes) == 0;
+}
+
+static bool event_same(const struct query_event *a, const struct query_event *b)
+{
+	return a->time_ns == b->time_ns && addr_same(&a->querier, &b->querier) &&
+	       a->querier_port == b->querier_port && a->qtype == b->qtype &&
+	       a->rcode == b->rcode && a->flags == b->flags && a->orig.kind == b->orig.kind &&
+	       addr_same(&a->orig.addr, &b->orig.addr) &&
+	       addr_same(&a->orig.classless, &b->orig.classless) &&
+	       (!(a->flags & EVENT_ECS) || addr_same(&a->ecs, &b->ecs));
+}
+
+/* Push query @q through a queue (matching off) and compare what comes out
+ * with the event the server would make of it: answer_build() with no zones,
+ * then capture_event_fill(). */
+static void check_parse(struct qfilter_queue *qq, struct qfilter_stats *st, uint8_t *tx,
+			const uint8_t *q, size_t len, uint64_t t)
+{
+	struct qfilter_msg m = { .time_ns = t, .sport = 4242, .dport = 53, .wire = q, .len = len };
+	assert_int_equal(addr_parse(&m.src, "192.0.2.77", false), 0);
+	assert_int_equal(addr_parse(&m.dst, "198.51.100.53", false), 0);
+	uint64_t formerr = st->formerr, other_class = st->other_class;
+	assert_int_equal(qfilter_queue_push(qq, &m), 0);
+	struct query_event got, want;
+	int n = qfilter_queue_pop(qq, &got, true);
+
+	struct answer_info info;
+	answer_build(NULL, NULL, ANSWER_UDP, q, len, tx, ANSWER_BUF_MIN, &info);
+	if (len < 12 || (q[2] & 0x80) || info.qname_len == 0) {
+		assert_int_equal(n, 0);
+		return;
+	}
+	assert_int_equal(n, 1);
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(4242) };
+	memcpy(&sin.sin_addr, m.src.bytes, 4);
+	capture_event_fill(&want, t, (const struct sockaddr *)&sin, q, len, &info, false);
+	want.rcode = 0;
+	want.flags |= EVENT_RCODE_UNKNOWN;
+	assert_true(event_same(&got, &want));
+	assert_int_equal(st->formerr - formerr, info.malformed ? 1 : 0);
+	assert_int_equal(st->other_class - other_class,
+			 info.qclass != 1 && info.qclass != 255 ? 1 : 0);
+}
+
+static void test_qfilter_parse_as_server(void **state)
+{
+	(void)state;
+	struct qfilter *f;
+	struct qfilter_queue *qq;
+	struct qfilter_stats st;
+	assert_int_equal(qfilter_new(&f), 0);
+	qfilter_set_match(f, false, 0);
+	assert_int_equal(qfilter_queue_new(&qq, f, &st), 0);
+	uint8_t *tx = malloc(ANSWER_BUF_MIN);
+	assert_non_null(tx);
+	static const char *const names[] = {
+		"4.3.2.1.in-addr.arpa.", "3.2.1.in-addr.arpa.", "5.0-63.3.3.10.in-addr.arpa.",
+		"b.a.9.8.7.6.5.0.4.0.0.0.3.0.0.0.2.0.0.0.1.0.0.0.0.0.0.0.1.2.3.4.ip6.arpa.",
+		"8.b.d.0.1.0.0.2.ip6.arpa.", "WWW.Example.COM.", "in-addr.arpa.", ".",
+	};
+	static const uint16_t qtypes[] = { 12, 1, 2, 255, 0, 252 };
+	static const uint16_t classes[] = { 0, 3, 255, 4 };
+	uint8_t q[700], m[700];
+	uint64_t t = 1767225600ull * 1000000000ull, rng = 0x9E3779B97F4A7C15ull;
+	unsigned built = 0;
+	for (size_t a = 0; a < sizeof names / sizeof names[0]; a++) {
+		for (unsigned v = 0; v < 48; v++) {
+			struct dnsq_opts o = {
+				.id = (uint16_t)v, .rd = v & 1, .edns = (v >> 1) & 1,
+				.do_bit = (v >> 2) & 1, .nsid = (v >> 3) & 1,
+				.edns_version = (v % 5) == 4, .qclass = classes[(v >> 4) % 4],
+			};
+			int n = dnsq_build(q, sizeof q, names[a], qtypes[v % 6], &o);
+			assert_true(n > 0);
+			size_t len = (size_t)n;
+			check_parse(qq, &st, tx, q, len, t++);
+			built++;
+			/* shapes around the common one: trailing bytes, records in
+			 * the other sections, a cut OPT, an ECS option (valid or not) */
+			memcpy(m, q, len);
+			m[len] = 0;
+			check_parse(qq, &st, tx, m, len + 1, t++);
+			m[7] = 1;
+			check_parse(qq, &st, tx, m, len, t++);
+			memcpy(m, q, len);
+			check_parse(qq, &st, tx, m, len - 1, t++);
+			if (o.edns && !o.nsid) {
+				static const uint8_t ecs[][12] = {
+					{ 0, 8, 0, 7, 0, 1, 24, 0, 192, 0, 2 },  /* valid /24 */
+					{ 0, 8, 0, 7, 0, 1, 20, 0, 192, 0, 2 },  /* bits past /20 */
+					{ 0, 8, 0, 4, 0, 2, 0, 0 },              /* IPv6 /0 */
+					{ 0, 8, 0, 9, 0, 1, 24, 0, 192, 0, 2 },  /* runs past the end */
+				};
+				static const size_t ecs_len[] = { 11, 11, 8, 11 };
+				for (size_t e = 0; e < 4; e++) {
+					memcpy(m, q, len);
+					memcpy(m + len, ecs[e], ecs_len[e]);
+					m[len - 2] = 0;
+					m[len - 1] = (uint8_t)ecs_len[e];
+					check_parse(qq, &st, tx, m, len + ecs_len[e], t++);
+				}
+			}
+			/* random damage */
+			for (unsigned k = 0; k < 24; k++) {
+				memcpy(m, q, len);
+				for (unsigned j = 0; j < 1 + k % 3; j++) {
+					rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+					size_t at = (size_t)(rng >> 33) % len;
+					m[at] = (uint8_t)(rng >> 20);
+				}
+				m[2] &= 0x7F; /* a query */
+				check_parse(qq, &st, tx, m, len, t++);
+			}
+		}
+	}
+	assert_true(built > 300);
+	free(tx);
+	qfilter_queue_free(qq);
+	qfilter_free(f);
+}
+
+/* ---- classic pcap records read here = read by libpcap ---- */
+
+static void put32o(uint8_t *p, uint32_t v, bool be)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (be ? 24 - 8 * i : 8 * i));
+}
+
+static void put16o(uint8_t *p, uint16_t v, bool be)
+{
+	p[0] = (uint8_t)(be ? v >> 8 : v);
+	p[1] = (uint8_t)(be ? v : v >> 8);
+}
+
+/* The little-endian nanosecond capture @b rewritten with microsecond time
+ * stamps (@usec), in big-endian order (@be), as version 2.@minor, with the
+ * snap length @snap (0: as it was). */
+static uint8_t *pcap_variant(const uint8_t *b, size_t len, bool usec, bool be, uint16_t minor,
+			     uint32_t snap)
+{
+	uint8_t *c = malloc(len);
+	assert_non_null(c);
+	memcpy(c, b, len);
+	put32o(c, usec ? 0xa1b2c3d4u : 0xa1b23c4du, be);
+	put16o(c + 4, 2, be);
+	put16o(c + 6, minor, be);
+	put32o(c + 8, le32(b + 8), be);
+	put32o(c + 12, le32(b + 12), be);
+	put32o(c + 16, snap ? snap : le32(b + 16), be);
+	put32o(c + 20, le32(b + 20), be);
+	for (size_t off = 24; off + 16 <= len; off += 16 + le32(b + off + 8)) {
+		uint32_t frac = le32(b + off + 4);
+		put32o(c + off, le32(b + off), be);
+		put32o(c + off + 4, usec ? frac / 1000 : frac, be);
+		put32o(c + off + 8, le32(b + off + 8), be);
+		put32o(c + off + 12, le32(b + off + 12), be);
+	}
+	return c;
+}
+
+static void same_run(const struct run *a, const struct run *b)
+{
+	assert_int_equal(a->rc, b->rc);
+	assert_int_equal(a->n, b->n);
+	assert_int_equal(a->offset, b->offset);
+	assert_memory_equal(&a->st, &b->st, sizeof a->st);
+	for (size_t i = 0; i < a->n; i++)
+		assert_true(event_same(&a->ev[i], &b->ev[i]));
+	assert_true(!strstr(a->error, "truncated") == !strstr(b->error, "truncated"));
+	assert_true(!strstr(a->error, "corrupt") == !strstr(b->error, "corrupt"));
+}
+
+static void test_pcap_native_as_libpcap(void **state)
+{
+	(void)state;
+	struct run *mine = run_new(), *lib = run_new();
+	uint16_t port = truth_port();
+	struct pcapdns_opts o = { .ports = &port, .nports = 1 };
+	size_t len;
+	uint8_t *b = slurp(DATA "/lo.pcap", &len);
+	char p4[300], p3[300];
+	tmp_path(p4, sizeof p4, "v24.pcap");
+	tmp_path(p3, sizeof p3, "v23.pcap");
+	unsigned compared = 0;
+	for (unsigned v = 0; v < 8; v++) {
+		bool usec = v & 1, be = v & 2;
+		uint32_t snap = v & 4 ? 90 : 0; /* shorter than many records */
+		uint8_t *c4 = pcap_variant(b, len, usec, be, 4, snap);
+		uint8_t *c3 = pcap_variant(b, len, usec, be, 3, snap);
+		/* whole, cut at and inside records, and a corrupt length */
+		size_t cuts[] = { len, len - 1, len - 20, 24 + 16 + 3, 24 + 7, 24, len / 2 };
+		for (size_t k = 0; k < sizeof cuts / sizeof cuts[0]; k++) {
+			spill(p4, c4, cuts[k]);
+			spill(p3, c3, cuts[k]);
+			decode(mine, p4, &o);
+			decode(lib, p3, &o);
+			same_run(mine, lib);
+			if (k == 0) /* cut to 90 bytes, most records no longer hold a query */
+				assert_true(mine->rc == 0 && mine->n == (snap ? 26u : 106u));
+			compared++;
+		}
+		size_t bad = 24;
+		for (int r = 0; r < 20; r++)
+			bad += 16 + le32(b + bad + 8);
+		/* both lengths: version 2.3 would take a caplen above len for
+		 * lengths written the other way round */
+		memset(c4 + bad + 8, 0xFF, 8);
+		memset(c3 + bad + 8, 0xFF, 8);
+		spill(p4, c4, len);
+		spill(p3, c3, len);
+		decode(mine, p4, &o);
+		decode(lib, p3, &o);
+		same_run(mine, lib);
+		assert_int_equal(mine->rc, BSC_EMALF);
+		assert_int_equal(mine->offset, bad);
+		free(c4);
+		free(c3);
+	}
+	assert_int_equal(compared, 56);
+	free(b);
+	free(mine);
+	free(lib);
+}
+
 static void test_pcap_stats_format(void **state)
 {
 	(void)state;
@@ -1261,6 +1495,8 @@ int main(void)
 		cmocka_unit_test(test_pcap_from_pipe),
 		cmocka_unit_test_setup_teardown(test_pcap_alloc_failures, setup, teardown),
 		cmocka_unit_test(test_pcap_stats_format),
+		cmocka_unit_test(test_qfilter_parse_as_server),
+		cmocka_unit_test_setup_teardown(test_pcap_native_as_libpcap, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
