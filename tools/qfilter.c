@@ -595,8 +595,9 @@ int qfilter_queue_pop(struct qfilter_queue *q, struct query_event *ev, bool drai
 		return 0;
 	uint32_t slot = (uint32_t)(q->head & (q->size - 1));
 	struct pend *p = &q->ring[slot];
-	if (q->match && q->tail - q->head >= Q_SOFT && q->st->responses == 0)
-		q->match = false; /* a full queue and not one response: the input has none */
+	if (q->match && q->st->responses == 0 &&
+	    (q->tail - q->head >= Q_SOFT || q->st->queries >= QFILTER_NO_RESPONSES))
+		q->match = false; /* a full queue or many queries, not one response: none come */
 	bool ready = drain || !q->match || p->matched || q->tail - q->head >= Q_SOFT ||
 		     (q->newest > p->ev.time_ns && q->newest - p->ev.time_ns > q->window);
 	if (!ready)

@@ -75,6 +75,9 @@ struct qfilter_queue; /* opaque: events waiting for their response */
  *  pops (a 64 KiB TCP segment holds at most 3449 messages).  The queue holds
  *  up to 16384 events; it is full at 16384 - QFILTER_PUSH_MAX. */
 #define QFILTER_PUSH_MAX 4096
+/** Queries without a single response after which matching stops (a capture
+ *  of queries alone then costs no matching). */
+#define QFILTER_NO_RESPONSES 100000u
 
 /** New queue over filter @f (borrowed for the queue's life; NULL keeps
  *  everything, matching on) counting into @st (borrowed; zeroed here).
@@ -93,9 +96,10 @@ int qfilter_queue_push(struct qfilter_queue *q, const struct qfilter_msg *m);
 bool qfilter_queue_full(const struct qfilter_queue *q);
 /** Take the oldest event when it is ready (matched, its window passed, or the
  *  queue full) or, with @drain (end of input), whatever is left, in arrival
- *  order.  Returns 1 (@ev filled) or 0 (none ready).  When the queue fills up
- *  before a single response was seen, the input is taken to have none and
- *  matching stops: events then leave at once, with EVENT_RCODE_UNKNOWN. */
+ *  order.  Returns 1 (@ev filled) or 0 (none ready).  When the queue fills up,
+ *  or QFILTER_NO_RESPONSES queries came, before a single response was seen,
+ *  the input is taken to have none and matching stops: events then leave at
+ *  once, with EVENT_RCODE_UNKNOWN. */
 int qfilter_queue_pop(struct qfilter_queue *q, struct query_event *ev, bool drain);
 /** Events held. */
 size_t qfilter_queue_count(const struct qfilter_queue *q);

@@ -1354,6 +1354,51 @@ static void test_qfilter_parse_as_server(void **state)
 	qfilter_free(f);
 }
 
+/* Queries without a single response: after QFILTER_NO_RESPONSES of them
+ * matching stops, and a late response finds nothing to fill. */
+static void test_qfilter_no_responses(void **state)
+{
+	(void)state;
+	struct qfilter_queue *qq;
+	struct qfilter_stats st;
+	assert_int_equal(qfilter_queue_new(&qq, NULL, &st), 0);
+	uint8_t q[512], a[512];
+	struct qfilter_msg m = { .sport = 4242, .dport = 53, .wire = q };
+	assert_int_equal(addr_parse(&m.src, "192.0.2.77", false), 0);
+	assert_int_equal(addr_parse(&m.dst, "198.51.100.53", false), 0);
+	struct query_event ev;
+	unsigned popped = 0;
+	for (unsigned i = 0; i <= QFILTER_NO_RESPONSES + 10; i++) {
+		m.time_ns = 1700000000ull * 1000000000ull + i * 100000000ull; /* 10 a second */
+		m.wire = q;
+		m.len = query(q, "4.3.2.1.in-addr.arpa.", (uint16_t)i, false);
+		assert_int_equal(qfilter_queue_push(qq, &m), 0);
+		while (qfilter_queue_pop(qq, &ev, false) == 1) {
+			assert_true(ev.flags & EVENT_RCODE_UNKNOWN);
+			popped++;
+		}
+		/* while matching, a query waits out its 2 s window (20 queries) */
+		if (i == 1000)
+			assert_true(qfilter_queue_count(qq) >= 19);
+	}
+	/* matching stopped: nothing waits, and the response of the last query
+	 * fills nothing */
+	assert_int_equal(qfilter_queue_count(qq), 0);
+	assert_int_equal(popped, QFILTER_NO_RESPONSES + 11);
+	struct qfilter_msg r = m;
+	r.src = m.dst;
+	r.dst = m.src;
+	r.sport = 53;
+	r.dport = 4242;
+	r.wire = a;
+	r.len = response(a, q, m.len, 3);
+	assert_int_equal(qfilter_queue_push(qq, &r), 0);
+	assert_int_equal(st.responses, 1);
+	assert_int_equal(st.rcode_known, 0);
+	assert_int_equal(qfilter_queue_pop(qq, &ev, true), 0);
+	qfilter_queue_free(qq);
+}
+
 /* ---- classic pcap records read here = read by libpcap ---- */
 
 static void put32o(uint8_t *p, uint32_t v, bool be)
@@ -1496,6 +1541,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pcap_alloc_failures, setup, teardown),
 		cmocka_unit_test(test_pcap_stats_format),
 		cmocka_unit_test(test_qfilter_parse_as_server),
+		cmocka_unit_test(test_qfilter_no_responses),
 		cmocka_unit_test_setup_teardown(test_pcap_native_as_libpcap, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
