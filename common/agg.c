@@ -15,6 +15,7 @@
  * live server fill one bucket at a time) close together in memory, and let
  * the flush sort one bucket at a time.  agg_add_batch hashes a run of events
  * first and prefetches their slots, so their cache misses overlap.
+ * A new bucket's arrays are sized for as much as the bucket before it held.
  * Dense indexes stay stable until the flush, which sorts everything into key
  * order and merges it into LMDB in one write transaction. */
 #include <stdlib.h>
@@ -537,7 +538,8 @@ static bool bucket_init(struct agg *a, struct agg_bucket *b)
 		ps *= 2;
 	while (oc < a->expect_origs)
 		oc *= 2;
-	while ((ps > INIT_PAIRS || oc > INIT_ORIGS) && !fits(a, pairs_bytes(ps) + origs_bytes(oc))) {
+	while ((ps > INIT_PAIRS || oc > INIT_ORIGS) &&
+	       !fits(a, pairs_bytes(ps) + origs_bytes(oc))) {
 		ps = ps > INIT_PAIRS ? ps / 2 : ps;
 		oc = oc > INIT_ORIGS ? oc / 2 : oc;
 	}
@@ -998,9 +1000,12 @@ int agg_add_batch(struct agg *a, const struct query_event *evs, size_t n, size_t
 }
 
 /* ---------------------------------------------------------------------------
- * Flush: per bucket, originators and queriers are ranked in key order and
- * moved there, the pairs renamed to ranks and sorted; then one write
- * transaction, bucket after bucket.
+ * Flush: queriers, and the originators of each bucket, are ranked in key
+ * order (radix sorts of their addresses); each bucket's pairs are renamed to
+ * ranks and sorted (scattered by originator into a second array, or in
+ * place with an MSD radix sort) just before the bucket is written; one
+ * write transaction, oldest bucket first, so that keys mostly arrive in
+ * order and go in with MDB_APPEND.
  * ------------------------------------------------------------------------- */
 
 /* A key of the address sort: the address as two big-endian numbers. */

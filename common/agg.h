@@ -133,10 +133,14 @@ void agg_note_dropped(struct agg *a, uint64_t n);
  *  kept (nothing lost), or BSC_E*.
  *  @st may be NULL.  Same thread as agg_add; the store must be read-write. */
 int agg_flush(struct agg *a, struct store *s, struct agg_flush_stats *st);
-/** Empty the table without writing (keeps its memory for reuse). */
+/** Empty the table without writing.  Keeps arrays of up to a quarter of the
+ *  cap for reuse, and frees the others. */
 void agg_reset(struct agg *a);
 
-/** Bytes of heap the table holds now (its arrays). */
+/** Bytes of heap the table holds now (its arrays).  A flush uses some more
+ *  while it runs: the sort of the largest bucket's pairs (at most a quarter
+ *  of the cap; sorted in place when that is not enough) and ranks of its
+ *  originators and of the queriers. */
 size_t agg_mem_bytes(const struct agg *a);
 size_t agg_pairs(const struct agg *a);  /* distinct (bucket, originator, querier) */
 size_t agg_origs(const struct agg *a);  /* distinct (bucket, originator) */

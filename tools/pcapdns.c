@@ -807,7 +807,8 @@ static int native_record(struct pcapdns *p, uint64_t *time_ns, const uint8_t **d
 	if (!native_fill(p, REC_HDR)) {
 		size_t got = n->len - n->at;
 		if (n->ioerr)
-			snprintf(msg, sizeof msg, "error reading dump file: %s", strerror(n->ioerr));
+			snprintf(msg, sizeof msg, "error reading dump file: %s",
+				 strerror(n->ioerr));
 		else if (got == 0)
 			return 0;
 		else
@@ -828,7 +829,8 @@ static int native_record(struct pcapdns *p, uint64_t *time_ns, const uint8_t **d
 	}
 	if (!native_fill(p, REC_HDR + (size_t)cap)) {
 		if (n->ioerr)
-			snprintf(msg, sizeof msg, "error reading dump file: %s", strerror(n->ioerr));
+			snprintf(msg, sizeof msg, "error reading dump file: %s",
+				 strerror(n->ioerr));
 		else
 			snprintf(msg, sizeof msg, "truncated dump file; tried to read %u captured "
 				 "bytes, only got %zu", cap, n->len - n->at - REC_HDR);

@@ -1324,7 +1324,7 @@ static void test_qfilter_parse_as_server(void **state)
 					{ 0, 8, 0, 7, 0, 1, 24, 0, 192, 0, 2 },  /* valid /24 */
 					{ 0, 8, 0, 7, 0, 1, 20, 0, 192, 0, 2 },  /* bits past /20 */
 					{ 0, 8, 0, 4, 0, 2, 0, 0 },              /* IPv6 /0 */
-					{ 0, 8, 0, 9, 0, 1, 24, 0, 192, 0, 2 },  /* runs past the end */
+					{ 0, 8, 0, 9, 0, 1, 24, 0, 192, 0, 2 },  /* too long */
 				};
 				static const size_t ecs_len[] = { 11, 11, 8, 11 };
 				for (size_t e = 0; e < 4; e++) {
