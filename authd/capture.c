@@ -56,7 +56,7 @@ struct capture {
 	atomic_bool wake_sent; /* an eventfd write is pending (touched when a ring is half full) */
 };
 
-static int mkdir_p(const char *path, uid_t uid, gid_t gid)
+int capture_dir_make(const char *path, uid_t uid, gid_t gid)
 {
 	char buf[4096];
 	int n = snprintf(buf, sizeof buf, "%s", path);
@@ -113,7 +113,7 @@ int capture_open_rings(struct capture **out, const char *db_dir, uid_t owner_uid
 		return BSC_EINVAL;
 	}
 	if (db_dir && db_dir[0]) {
-		rc = mkdir_p(db_dir, owner_uid, owner_gid);
+		rc = capture_dir_make(db_dir, owner_uid, owner_gid);
 		if (rc) {
 			log_error("capture: cannot create store folder %s: %s", db_dir,
 				  bsc_strerror(rc));

@@ -52,6 +52,11 @@ int capture_open(struct capture **out, const char *db_dir, uid_t owner_uid,
  *  query_event) bytes, touched only as they fill). */
 int capture_open_rings(struct capture **out, const char *db_dir, uid_t owner_uid,
 		       gid_t owner_gid, size_t n_producers, size_t ring_size);
+/** Create the folder @path and its missing parents (0755; @path itself
+ *  0750, handed to @uid/@gid when created and @uid is not (uid_t)-1).  An
+ *  existing folder is fine.  Returns 0, BSC_EINVAL (path too long), -ENOTDIR
+ *  or a negated errno.  Main thread. */
+int capture_dir_make(const char *path, uid_t uid, gid_t gid);
 /** The hand-off point of producer @i (< n_producers); valid until
  *  capture_close().  Main thread, before the producer starts. */
 struct capture_worker *capture_worker_get(struct capture *c, size_t i);

@@ -394,23 +394,19 @@ static int apply_flags(struct authd_conf *c, const struct authd_flags *f, char *
 			}
 		}
 	}
-	if (f->workers) {
-		rc = set_flag(c, "server", 0, "workers", f->workers, err, errlen);
-		if (rc)
-			goto out;
-	}
-	if (f->db) {
-		rc = set_flag(c, "server", 0, "db", f->db, err, errlen);
-		if (rc)
-			goto out;
-	}
-	if (f->user) {
-		rc = set_flag(c, "server", 0, "user", f->user, err, errlen);
-		if (rc)
-			goto out;
-	}
-	if (f->pidfile) {
-		rc = set_flag(c, "server", 0, "pidfile", f->pidfile, err, errlen);
+	const struct {
+		const char *key, *value;
+	} server_flags[] = {
+		{ "workers", f->workers },
+		{ "db", f->db },
+		{ "user", f->user },
+		{ "pidfile", f->pidfile },
+	};
+	for (size_t i = 0; i < sizeof server_flags / sizeof server_flags[0]; i++) {
+		if (!server_flags[i].value)
+			continue;
+		rc = set_flag(c, "server", 0, server_flags[i].key, server_flags[i].value, err,
+			      errlen);
 		if (rc)
 			goto out;
 	}

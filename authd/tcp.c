@@ -11,6 +11,7 @@
 #include "authd/answer.h"
 #include "authd/capture.h"
 #include "authd/config.h"
+#include "authd/sock.h"
 #include "authd/tcp.h"
 #include "authd/worker.h"
 #include "common/err.h"
@@ -71,42 +72,7 @@ static void count(struct tcp_server *ts, enum stats_counter k, uint64_t n)
 
 int tcp_socket_open(const struct bsc_sockaddr *addr, int *out, struct bsc_sockaddr *bound)
 {
-	int family = addr->u.sa.sa_family;
-	int one = 1;
-	int rc = 0;
-
-	*out = -1;
-	int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return bsc_err_sys(errno);
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) {
-		rc = bsc_err_sys(errno);
-		goto out;
-	}
-	if (family == AF_INET6 &&
-	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0) {
-		rc = bsc_err_sys(errno);
-		goto out;
-	}
-	socklen_t len = addr->len ? addr->len :
-				    (family == AF_INET6 ? sizeof(struct sockaddr_in6) :
-							  sizeof(struct sockaddr_in));
-	if (bind(fd, &addr->u.sa, len) != 0 || listen(fd, TCP_BACKLOG) != 0) {
-		rc = bsc_err_sys(errno);
-		goto out;
-	}
-	memset(bound, 0, sizeof *bound);
-	bound->len = sizeof bound->u.ss;
-	if (getsockname(fd, &bound->u.sa, &bound->len) != 0) {
-		rc = bsc_err_sys(errno);
-		goto out;
-	}
-	*out = fd;
-	fd = -1;
-out:
-	if (fd >= 0)
-		close(fd);
-	return rc;
+	return sock_open(addr, SOCK_STREAM, out, bound);
 }
 
 int tcp_server_new(struct tcp_server **out, uv_loop_t *loop, const struct tcp_conf *tc,

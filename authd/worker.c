@@ -4,7 +4,6 @@
  * takes no lock and makes one recvmmsg and one sendmmsg per batch
  * (clock_gettime, once per batch, is a vDSO call).
  * Runs on the worker's thread; creation and teardown on the main thread. */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -15,6 +14,7 @@
 #include <unistd.h>
 #include "authd/capture.h"
 #include "authd/config.h"
+#include "authd/sock.h"
 #include "authd/worker.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -108,63 +108,9 @@ uint64_t worker_shared_publish(struct worker_shared *sh, const struct zone_table
 	return atomic_fetch_add_explicit(&sh->gen, 1, memory_order_acq_rel) + 1;
 }
 
-static bool is_wildcard(const struct bsc_sockaddr *a)
-{
-	if (a->u.sa.sa_family == AF_INET)
-		return a->u.in.sin_addr.s_addr == htonl(INADDR_ANY);
-	if (a->u.sa.sa_family == AF_INET6)
-		return IN6_IS_ADDR_UNSPECIFIED(&a->u.in6.sin6_addr);
-	return false;
-}
-
 int worker_socket_open(const struct bsc_sockaddr *addr, int *out, struct bsc_sockaddr *bound)
 {
-	int family = addr->u.sa.sa_family;
-	int one = 1;
-	int rc = 0;
-
-	*out = -1;
-	int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return bsc_err_sys(errno);
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
-		rc = bsc_err_sys(errno);
-		goto out;
-	}
-	if (family == AF_INET6 &&
-	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0) {
-		rc = bsc_err_sys(errno);
-		goto out;
-	}
-	if (is_wildcard(addr)) {
-		int r = family == AF_INET6 ?
-				setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one) :
-				setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one);
-		if (r != 0) {
-			rc = bsc_err_sys(errno);
-			goto out;
-		}
-	}
-	socklen_t len = addr->len ? addr->len :
-				    (family == AF_INET6 ? sizeof(struct sockaddr_in6) :
-							  sizeof(struct sockaddr_in));
-	if (bind(fd, &addr->u.sa, len) != 0) {
-		rc = bsc_err_sys(errno);
-		goto out;
-	}
-	memset(bound, 0, sizeof *bound);
-	bound->len = sizeof bound->u.ss;
-	if (getsockname(fd, &bound->u.sa, &bound->len) != 0) {
-		rc = bsc_err_sys(errno);
-		goto out;
-	}
-	*out = fd;
-	fd = -1;
-out:
-	if (fd >= 0)
-		close(fd);
-	return rc;
+	return sock_open(addr, SOCK_DGRAM, out, bound);
 }
 
 /* Take a new table when main published one: once per batch, one load. */

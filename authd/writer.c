@@ -8,7 +8,6 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include "authd/capture.h"
@@ -124,33 +123,6 @@ static bool ratelog_due(struct ratelog *r, uint64_t now, uint64_t *repeats)
 	return true;
 }
 
-static int dir_make(const char *path, uid_t uid, gid_t gid)
-{
-	char buf[4096];
-	int n = snprintf(buf, sizeof buf, "%s", path);
-	if (n <= 0 || (size_t)n >= sizeof buf)
-		return BSC_EINVAL;
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-			return bsc_err_sys(errno);
-		*p = '/';
-	}
-	if (mkdir(buf, 0750) != 0) {
-		if (errno != EEXIST)
-			return bsc_err_sys(errno);
-		struct stat st;
-		if (stat(buf, &st) != 0)
-			return bsc_err_sys(errno);
-		return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
-	}
-	if (uid != (uid_t)-1 && chown(buf, uid, gid) != 0)
-		return bsc_err_sys(errno);
-	return 0;
-}
-
 /* The store's files were created by the (privileged) opener: hand them to
  * the user the server runs as. */
 static int store_files_chown(const char *dir, uid_t uid, gid_t gid)
@@ -254,7 +226,7 @@ int writer_open(struct writer **out, const struct writer_conf *wc, struct captur
 			rc = BSC_ECONF;
 			goto out;
 		}
-		rc = dir_make(w->log_dir, wc->owner_uid, wc->owner_gid);
+		rc = capture_dir_make(w->log_dir, wc->owner_uid, wc->owner_gid);
 		if (rc) {
 			log_error("capture: cannot create the event-log folder %s: %s", w->log_dir,
 				  bsc_strerror(rc));
@@ -459,29 +431,40 @@ static void writer_table_drop(struct writer *w, struct agg *a, int rc)
 			  bsc_strerror(rc), (unsigned long long)repeats);
 }
 
-static void writer_event(struct writer *w, const struct query_event *ev)
+/* Append @n events to the event log and add them to the table being filled,
+ * a run at a time (agg_add_batch); counts are those of one agg_add each. */
+static void writer_events(struct writer *w, const struct query_event *evs, size_t n)
 {
 	if (w->evl) {
-		int rc = evlog_append(w->evl, ev);
-		if (rc)
-			writer_log_error(w, rc);
+		for (size_t k = 0; k < n; k++) {
+			int rc = evlog_append(w->evl, &evs[k]);
+			if (rc)
+				writer_log_error(w, rc);
+		}
 	}
-	int rc = agg_add(w->tab[w->cur], ev);
-	if (rc == AGG_FULL) {
-		w->want_flush = true;
-		writer_handover(w, false, false);
-		return;
+	while (n > 0) {
+		size_t added = 0;
+		int rc = agg_add_batch(w->tab[w->cur], evs, n, &added);
+		evs += added;
+		n -= added;
+		if (rc == AGG_FULL) {
+			w->want_flush = true;
+			writer_handover(w, false, false);
+			return;
+		}
+		if (rc >= 0)
+			return;
+		/* evs[0] not added: flush now (waiting for the flusher if it is
+		 * busy), then add it to the other table. */
+		if (writer_handover(w, true, false))
+			rc = agg_add(w->tab[w->cur], evs);
+		if (rc == AGG_FULL)
+			w->want_flush = true;
+		else if (rc < 0)
+			writer_table_drop(w, w->tab[w->cur], rc);
+		evs++;
+		n--;
 	}
-	if (rc >= 0)
-		return;
-	/* Not added: flush now (waiting for the flusher if it is busy), then
-	 * add it to the other table. */
-	if (writer_handover(w, true, false))
-		rc = agg_add(w->tab[w->cur], ev);
-	if (rc == AGG_FULL)
-		w->want_flush = true;
-	else if (rc < 0)
-		writer_table_drop(w, w->tab[w->cur], rc);
 }
 
 /* One pass over every ring: at most one ring's worth of events from each. */
@@ -497,8 +480,7 @@ static size_t writer_drain(struct writer *w)
 			size_t n = capture_peek(w->cap, i, &evs, WRITER_CHUNK);
 			if (n == 0)
 				break;
-			for (size_t k = 0; k < n; k++)
-				writer_event(w, &evs[k]);
+			writer_events(w, evs, n);
 			capture_release(w->cap, i, n);
 			got += n;
 			if (got >= CAPTURE_RING_MAX)
