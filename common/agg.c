@@ -634,98 +634,75 @@ static bool dense_grow(struct agg *a, void **dense, size_t esize, size_t n, size
 	return true;
 }
 
-/* Find or add originator @addr (hash @h) in bucket @b.  Returns its index,
- * or -1 when it is new and does not fit. */
-static int64_t orig_get(struct agg *a, struct agg_bucket *b, const struct bsc_addr *addr,
-			uint64_t h)
+/* Find or add @addr (hash @h) in a dense array of @esize-byte entries (@n
+ * used, capacity *@cap, address and family at @addr_off and @fam_off) and
+ * its slot index, growing both when full.  Returns its index, or -1 when it
+ * is new and does not fit (the table is marked full). */
+static inline int64_t dense_get(struct agg *a, void **dense, size_t esize, size_t *n,
+				size_t *cap, uint64_t **slots, size_t addr_off, size_t fam_off,
+				const struct bsc_addr *addr, uint64_t h)
 {
 	uint64_t tag = h & TAG_MASK;
 
-	if (!b->oslots && !bucket_init(a, b)) {
-		a->full = true;
-		return -1;
-	}
 	for (;;) {
-		size_t mask = 2 * b->origs_cap - 1;
+		size_t mask = 2 * *cap - 1;
 		size_t j = h & mask;
-		for (;;) {
-			uint64_t s = b->oslots[j];
-			if (!s)
-				break;
-			if ((s & TAG_MASK) == tag) {
-				const struct agg_orig *e = &b->origs[(uint32_t)s - 1];
-				if (e->family == addr->family && addr16_eq(e->addr, addr->bytes))
-					return (uint32_t)s - 1;
-			}
-			j = (j + 1) & mask;
+		for (uint64_t s; (s = (*slots)[j]) != 0; j = (j + 1) & mask) {
+			if ((s & TAG_MASK) != tag)
+				continue;
+			const uint8_t *e = (const uint8_t *)*dense + ((uint32_t)s - 1) * esize;
+			if (e[fam_off] == addr->family && addr16_eq(e + addr_off, addr->bytes))
+				return (uint32_t)s - 1;
 		}
-		if (b->norigs < b->origs_cap) {
-			size_t i = b->norigs++;
-			struct agg_orig *e = &b->origs[i];
-			memset(e, 0, sizeof *e);
-			memcpy(e->addr, addr->bytes, 16);
-			e->family = addr->family;
-			b->oslots[j] = tag | (uint64_t)(i + 1);
-			a->norigs++;
-			if (b->norigs == b->origs_cap && !fits(a, origs_bytes(b->origs_cap)))
+		if (*n < *cap) {
+			size_t i = (*n)++;
+			uint8_t *e = (uint8_t *)*dense + i * esize;
+			memset(e, 0, esize);
+			memcpy(e + addr_off, addr->bytes, 16);
+			e[fam_off] = addr->family;
+			(*slots)[j] = tag | (uint64_t)(i + 1);
+			if (*n == *cap && !fits(a, *cap * (esize + 2 * sizeof(uint64_t))))
 				a->full = true;
 			return (int64_t)i;
 		}
-		void *d = b->origs;
-		bool ok = dense_grow(a, &d, sizeof *b->origs, b->norigs, &b->origs_cap, &b->oslots,
-				     offsetof(struct agg_orig, addr),
-				     offsetof(struct agg_orig, family));
-		b->origs = d;
-		if (!ok) {
+		if (!dense_grow(a, dense, esize, *n, cap, slots, addr_off, fam_off)) {
 			a->full = true;
 			return -1;
 		}
 	}
 }
 
+/* Find or add originator @addr (hash @h) in bucket @b.  Returns its index,
+ * or -1 when it is new and does not fit. */
+static int64_t orig_get(struct agg *a, struct agg_bucket *b, const struct bsc_addr *addr,
+			uint64_t h)
+{
+	if (!b->oslots && !bucket_init(a, b)) {
+		a->full = true;
+		return -1;
+	}
+	size_t n = b->norigs;
+	void *d = b->origs;
+	int64_t i = dense_get(a, &d, sizeof *b->origs, &b->norigs, &b->origs_cap, &b->oslots,
+			      offsetof(struct agg_orig, addr), offsetof(struct agg_orig, family),
+			      addr, h);
+	b->origs = d;
+	a->norigs += b->norigs - n;
+	return i;
+}
+
 static int64_t querier_get(struct agg *a, const struct bsc_addr *addr, uint64_t h)
 {
-	uint64_t tag = h & TAG_MASK;
-
 	if (!a->qslots && !qs_init(a)) {
 		a->full = true;
 		return -1;
 	}
-	for (;;) {
-		size_t mask = 2 * a->qs_cap - 1;
-		size_t j = h & mask;
-		for (;;) {
-			uint64_t s = a->qslots[j];
-			if (!s)
-				break;
-			if ((s & TAG_MASK) == tag) {
-				const struct agg_querier *e = &a->qs[(uint32_t)s - 1];
-				if (e->family == addr->family && addr16_eq(e->addr, addr->bytes))
-					return (uint32_t)s - 1;
-			}
-			j = (j + 1) & mask;
-		}
-		if (a->nqs < a->qs_cap) {
-			size_t i = a->nqs++;
-			struct agg_querier *e = &a->qs[i];
-			memset(e, 0, sizeof *e);
-			memcpy(e->addr, addr->bytes, 16);
-			e->family = addr->family;
-			a->qslots[j] = tag | (uint64_t)(i + 1);
-			if (a->nqs == a->qs_cap && !fits(a, qs_bytes(a->qs_cap)))
-				a->full = true;
-			return (int64_t)i;
-		}
-		void *d = a->qs;
-		bool ok = dense_grow(a, &d, sizeof *a->qs, a->nqs, &a->qs_cap, &a->qslots,
-				     offsetof(struct agg_querier, addr),
-				     offsetof(struct agg_querier, family));
-		a->qs = d;
-		if (!ok) {
-			a->full = true;
-			return -1;
-		}
-	}
+	void *d = a->qs;
+	int64_t i = dense_get(a, &d, sizeof *a->qs, &a->nqs, &a->qs_cap, &a->qslots,
+			      offsetof(struct agg_querier, addr),
+			      offsetof(struct agg_querier, family), addr, h);
+	a->qs = d;
+	return i;
 }
 
 static bool pairs_grow(struct agg *a, struct agg_bucket *b)

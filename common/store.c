@@ -236,6 +236,58 @@ static void reader_end(struct store *s, MDB_txn *t)
 	pthread_rwlock_unlock(&s->grow_lock);
 }
 
+/* One row of a walk: returns 0 to go on, > 0 to stop (the end of the range,
+ * or the caller's callback said so: the walk returns 0), < 0 to stop with
+ * that error. */
+typedef int (*row_fn)(struct store *s, const MDB_val *k, const MDB_val *d, void *arg);
+
+/* Walk @db in @txn from the first key at or after @start (@slen bytes; 0 =
+ * from the first key), one row at a time, until @row stops it. */
+static int txn_walk(struct store *s, MDB_txn *txn, enum store_db db, const void *start,
+		    size_t slen, row_fn row, void *arg)
+{
+	MDB_cursor *c;
+	int rc = bsc_err_mdb(mdb_cursor_open(txn, s->dbi[db], &c));
+	if (rc < 0)
+		return rc;
+	MDB_val k = { slen, (void *)start }, d;
+	int mrc = mdb_cursor_get(c, &k, &d, slen ? MDB_SET_RANGE : MDB_FIRST);
+	while (mrc == 0 && (rc = row(s, &k, &d, arg)) == 0)
+		mrc = mdb_cursor_get(c, &k, &d, MDB_NEXT);
+	mdb_cursor_close(c);
+	if (rc)
+		return rc > 0 ? 0 : rc;
+	return mrc == MDB_NOTFOUND ? 0 : bsc_err_mdb(mrc);
+}
+
+/* txn_walk in a read transaction of its own. */
+static int walk(struct store *s, enum store_db db, const void *start, size_t slen, row_fn row,
+		void *arg)
+{
+	MDB_txn *txn;
+	int rc = reader_begin(s, &txn);
+	if (rc < 0)
+		return rc;
+	rc = txn_walk(s, txn, db, start, slen, row, arg);
+	reader_end(s, txn);
+	return rc;
+}
+
+/* What the rows of the public walks need: the caller's callback and
+ * context, the end of the bucket range, and a key prefix. */
+struct cb_arg {
+	void *cb;
+	void *ctx;
+	uint64_t to_s;
+	const void *prefix;
+	size_t plen;
+};
+
+static bool key_starts(const MDB_val *k, const void *prefix, size_t plen)
+{
+	return k->mv_size >= plen && memcmp(k->mv_data, prefix, plen) == 0;
+}
+
 static int check_lens(struct store *s, MDB_txn *txn, const struct store_opts *o, bool fresh)
 {
 	MDB_dbi meta = s->dbi[STORE_DB_META];
@@ -496,26 +548,43 @@ int store_meta_get_u64(struct store *s, const char *name, uint64_t *v)
 	return rc;
 }
 
+/* 0 when a write transaction outside the flush batch may begin: BSC_EACCES
+ * on a read-only store, BSC_EINVAL while a batch is open. */
+static int writable(const struct store *s)
+{
+	if (s->readonly)
+		return BSC_EACCES;
+	return s->batch_active ? BSC_EINVAL : 0;
+}
+
+/* Begin a write transaction of its own (meta values, labels). */
+static int writer_begin(struct store *s, MDB_txn **txn)
+{
+	int rc = writable(s);
+	return rc < 0 ? rc : bsc_err_mdb(mdb_txn_begin(s->env, NULL, 0, txn));
+}
+
+/* Commit @txn when @rc is 0, else abort it.  Returns the outcome. */
+static int writer_end(MDB_txn *txn, int rc)
+{
+	if (rc < 0) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	return bsc_err_mdb(mdb_txn_commit(txn));
+}
+
 /* Run @n meta puts in one write transaction. */
 static int meta_put_many(struct store *s, const char *const *names, const uint64_t *vals,
 			 size_t n)
 {
-	if (s->readonly)
-		return BSC_EACCES;
-	if (s->batch_active)
-		return BSC_EINVAL;
 	MDB_txn *txn;
-	int rc = bsc_err_mdb(mdb_txn_begin(s->env, NULL, 0, &txn));
+	int rc = writer_begin(s, &txn);
 	if (rc < 0)
 		return rc;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n && rc == 0; i++)
 		rc = meta_put(txn, s->dbi[STORE_DB_META], names[i], strlen(names[i]), vals[i]);
-		if (rc < 0) {
-			mdb_txn_abort(txn);
-			return rc;
-		}
-	}
-	return bsc_err_mdb(mdb_txn_commit(txn));
+	return writer_end(txn, rc);
 }
 
 int store_meta_set_u64(struct store *s, const char *name, uint64_t v)
@@ -562,6 +631,24 @@ int store_db_stat(struct store *s, enum store_db db, struct store_db_stat *out)
 	return rc;
 }
 
+/* Count the bucket counters of meta ("bucket/" + u64) into store_info. */
+static int row_bucket_count(struct store *s, const MDB_val *k, const MDB_val *d, void *arg)
+{
+	struct store_info *out = arg;
+
+	(void)s;
+	(void)d;
+	if (k->mv_size != META_BUCKET_PLEN + 8 ||
+	    !key_starts(k, META_BUCKET_PREFIX, META_BUCKET_PLEN))
+		return 1;
+	uint64_t b = be_get64((const uint8_t *)k->mv_data + META_BUCKET_PLEN);
+	if (!out->buckets)
+		out->first_bucket_s = b;
+	out->last_bucket_s = b;
+	out->buckets++;
+	return 0;
+}
+
 int store_info(struct store *s, struct store_info *out)
 {
 	MDB_txn *txn;
@@ -594,23 +681,9 @@ int store_info(struct store *s, struct store_info *out)
 		goto out;
 	out->origq_records = st.entries;
 
-	MDB_cursor *c;
-	if ((rc = bsc_err_mdb(mdb_cursor_open(txn, m, &c))) < 0)
+	if ((rc = txn_walk(s, txn, STORE_DB_META, META_BUCKET_PREFIX, META_BUCKET_PLEN,
+			   row_bucket_count, out)) < 0)
 		goto out;
-	MDB_val k = { META_BUCKET_PLEN, (void *)META_BUCKET_PREFIX }, d;
-	int mrc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
-	while (mrc == 0 && k.mv_size == META_BUCKET_PLEN + 8 &&
-	       memcmp(k.mv_data, META_BUCKET_PREFIX, META_BUCKET_PLEN) == 0) {
-		uint64_t b = be_get64((const uint8_t *)k.mv_data + META_BUCKET_PLEN);
-		if (!out->buckets)
-			out->first_bucket_s = b;
-		out->last_bucket_s = b;
-		out->buckets++;
-		mrc = mdb_cursor_get(c, &k, &d, MDB_NEXT);
-	}
-	mdb_cursor_close(c);
-	if (mrc && mrc != MDB_NOTFOUND)
-		rc = bsc_err_mdb(mrc);
 
 	MDB_envinfo ei;
 	MDB_stat es;
@@ -927,47 +1000,30 @@ static bool has_prefix(const MDB_val *k, uint64_t bucket, const uint8_t *prefix,
 	       (!plen || memcmp(key_rest(k), prefix, plen) == 0);
 }
 
+static int row_orig(struct store *s, const MDB_val *k, const MDB_val *d, void *arg)
+{
+	const struct cb_arg *a = arg;
+	struct store_orig_entry e;
+
+	if (store_key_parse_orig(k->mv_data, k->mv_size, &e.bucket_s, &e.orig) < 0 ||
+	    agg_orig_decode(d->mv_data, d->mv_size, &e.rec) < 0)
+		return bad_row(s, "orig", k);
+	if (e.bucket_s >= a->to_s)
+		return 1;
+	return ((store_orig_cb)a->cb)(a->ctx, &e);
+}
+
 int store_orig_walk(struct store *s, uint64_t from_s, uint64_t to_s, store_orig_cb cb, void *ctx)
 {
-	MDB_txn *txn;
-	MDB_cursor *c;
-	int rc = reader_begin(s, &txn);
-	if (rc < 0)
-		return rc;
-	if ((rc = bsc_err_mdb(mdb_cursor_open(txn, s->dbi[STORE_DB_ORIG], &c))) < 0)
-		goto out;
-	uint8_t kb[8];
-	be_put64(kb, from_s);
-	MDB_val k = { 8, kb }, d;
-	int mrc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
-	while (mrc == 0) {
-		struct store_orig_entry e;
-		if (store_key_parse_orig(k.mv_data, k.mv_size, &e.bucket_s, &e.orig) < 0 ||
-		    agg_orig_decode(d.mv_data, d.mv_size, &e.rec) < 0) {
-			rc = bad_row(s, "orig", &k);
-			break;
-		}
-		if (e.bucket_s >= to_s)
-			break;
-		rc = cb(ctx, &e);
-		if (rc) {
-			rc = rc > 0 ? 0 : rc;
-			break;
-		}
-		mrc = mdb_cursor_get(c, &k, &d, MDB_NEXT);
-	}
-	if (mrc && mrc != MDB_NOTFOUND)
-		rc = bsc_err_mdb(mrc);
-	mdb_cursor_close(c);
-out:
-	reader_end(s, txn);
-	return rc;
+	struct cb_arg a = { .cb = (void *)cb, .ctx = ctx, .to_s = to_s };
+	uint8_t start[8];
+
+	be_put64(start, from_s);
+	return walk(s, STORE_DB_ORIG, start, sizeof start, row_orig, &a);
 }
 
 /* Walk the rows of @dbi whose key is (bucket, @prefix, ...) for buckets in
  * the range, calling @row for each.  One cursor; two seeks per bucket. */
-typedef int (*row_fn)(struct store *s, const MDB_val *k, const MDB_val *d, void *arg);
-
 static int prefix_walk(struct store *s, enum store_db db, const uint8_t *prefix, size_t plen,
 		       uint64_t from_s, uint64_t to_s, row_fn row, void *arg)
 {
@@ -1012,22 +1068,6 @@ out:
 	return rc;
 }
 
-struct cb_arg {
-	void *cb;
-	void *ctx;
-};
-
-static int row_orig(struct store *s, const MDB_val *k, const MDB_val *d, void *arg)
-{
-	const struct cb_arg *a = arg;
-	struct store_orig_entry e;
-
-	if (store_key_parse_orig(k->mv_data, k->mv_size, &e.bucket_s, &e.orig) < 0 ||
-	    agg_orig_decode(d->mv_data, d->mv_size, &e.rec) < 0)
-		return bad_row(s, "orig", k);
-	return ((store_orig_cb)a->cb)(a->ctx, &e);
-}
-
 static int row_origq(struct store *s, const MDB_val *k, const MDB_val *d, void *arg)
 {
 	const struct cb_arg *a = arg;
@@ -1044,7 +1084,7 @@ int store_orig_buckets(struct store *s, const struct bsc_addr *orig, uint64_t fr
 {
 	uint8_t prefix[17];
 	size_t plen = store_key_addr(prefix, orig);
-	struct cb_arg a = { (void *)cb, ctx };
+	struct cb_arg a = { .cb = (void *)cb, .ctx = ctx, .to_s = to_s };
 
 	if (!plen)
 		return BSC_EINVAL;
@@ -1057,7 +1097,7 @@ int store_origq_walk(struct store *s, const struct bsc_addr *orig, uint64_t from
 {
 	uint8_t prefix[17];
 	size_t plen = store_key_addr(prefix, orig);
-	struct cb_arg a = { (void *)cb, ctx };
+	struct cb_arg a = { .cb = (void *)cb, .ctx = ctx, .to_s = to_s };
 
 	if (!plen)
 		return BSC_EINVAL;
@@ -1069,47 +1109,27 @@ static int row_bucket(struct store *s, const MDB_val *k, const MDB_val *d, void 
 	const struct cb_arg *a = arg;
 	struct store_bucket_entry e;
 
-	if (k->mv_size != META_BUCKET_PLEN + 8 ||
-	    agg_bucket_decode(d->mv_data, d->mv_size, &e.rec) < 0)
+	if (!key_starts(k, META_BUCKET_PREFIX, META_BUCKET_PLEN))
+		return 1;
+	if (k->mv_size != META_BUCKET_PLEN + 8)
 		return bad_row(s, "meta", k);
 	e.bucket_s = be_get64((const uint8_t *)k->mv_data + META_BUCKET_PLEN);
+	if (e.bucket_s >= a->to_s)
+		return 1;
+	if (agg_bucket_decode(d->mv_data, d->mv_size, &e.rec) < 0)
+		return bad_row(s, "meta", k);
 	return ((store_bucket_cb)a->cb)(a->ctx, &e);
 }
 
 int store_bucket_walk(struct store *s, uint64_t from_s, uint64_t to_s, store_bucket_cb cb,
 		      void *ctx)
 {
-	MDB_txn *txn;
-	MDB_cursor *c;
-	struct cb_arg a = { (void *)cb, ctx };
-	int rc = reader_begin(s, &txn);
-	if (rc < 0)
-		return rc;
-	if ((rc = bsc_err_mdb(mdb_cursor_open(txn, s->dbi[STORE_DB_META], &c))) < 0)
-		goto out;
-	uint8_t kb[META_BUCKET_PLEN + 8];
-	memcpy(kb, META_BUCKET_PREFIX, META_BUCKET_PLEN);
-	be_put64(kb + META_BUCKET_PLEN, from_s);
-	MDB_val k = { sizeof kb, kb }, d;
-	int mrc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
-	while (mrc == 0 && k.mv_size >= META_BUCKET_PLEN &&
-	       memcmp(k.mv_data, META_BUCKET_PREFIX, META_BUCKET_PLEN) == 0) {
-		if (k.mv_size == META_BUCKET_PLEN + 8 &&
-		    be_get64((const uint8_t *)k.mv_data + META_BUCKET_PLEN) >= to_s)
-			break;
-		rc = row_bucket(s, &k, &d, &a);
-		if (rc) {
-			rc = rc > 0 ? 0 : rc;
-			break;
-		}
-		mrc = mdb_cursor_get(c, &k, &d, MDB_NEXT);
-	}
-	if (mrc && mrc != MDB_NOTFOUND)
-		rc = bsc_err_mdb(mrc);
-	mdb_cursor_close(c);
-out:
-	reader_end(s, txn);
-	return rc;
+	struct cb_arg a = { .cb = (void *)cb, .ctx = ctx, .to_s = to_s };
+	uint8_t start[META_BUCKET_PLEN + 8];
+
+	memcpy(start, META_BUCKET_PREFIX, META_BUCKET_PLEN);
+	be_put64(start + META_BUCKET_PLEN, from_s);
+	return walk(s, STORE_DB_META, start, sizeof start, row_bucket, &a);
 }
 
 /* ---------------------------------------------------------------------------
@@ -1243,15 +1263,6 @@ static int merger_next(struct merger *m)
 	return 0;
 }
 
-/* Length of the address part (family byte + address) at @p, or 0. */
-static size_t addr_part(const uint8_t *p, size_t n)
-{
-	if (n < 1)
-		return 0;
-	size_t l = p[0] == FAM4 ? 5 : p[0] == FAM6 ? 17 : 0;
-	return l <= n ? l : 0;
-}
-
 /* Ranking of store_top: more queriers, then more queries, then the lower
  * address. */
 static int sum_better(const struct store_sum *a, const struct store_sum *b)
@@ -1280,7 +1291,10 @@ static int count_queriers(struct store *s, struct merger *mq, const uint8_t *oke
 		if (c > 0)
 			break;
 		if (c == 0) {
-			if (rl <= olen || !addr_part(r + olen, rl - olen))
+			/* The querier must fill the rest of the key exactly:
+			 * it is copied into last[] below. */
+			struct bsc_addr qa;
+			if (rl <= olen || store_key_parse_addr(r + olen, rl - olen, &qa) < 0)
 				return bad_row(s, "origq", &t->k);
 			const uint8_t *q = r + olen;
 			size_t ql = rl - olen;
@@ -1584,63 +1598,48 @@ int store_meta_set_str(struct store *s, const char *name, const char *value)
 	size_t nlen = strlen(name), vlen = strlen(value);
 	uint8_t buf[1 + STORE_META_STR_MAX];
 	MDB_txn *txn;
+	int rc = writable(s);
 
-	if (s->readonly)
-		return BSC_EACCES;
-	if (s->batch_active || !nlen || nlen > META_NAME_MAX)
+	if (rc < 0)
+		return rc;
+	if (!nlen || nlen > META_NAME_MAX)
 		return BSC_EINVAL;
 	if (vlen > STORE_META_STR_MAX)
 		return BSC_ERANGE;
 	buf[0] = META_STR_TYPE;
 	memcpy(buf + 1, value, vlen);
-	int rc = bsc_err_mdb(mdb_txn_begin(s->env, NULL, 0, &txn));
-	if (rc < 0)
+	if ((rc = writer_begin(s, &txn)) < 0)
 		return rc;
 	MDB_val k = { nlen, (void *)name }, d = { 1 + vlen, buf };
 	rc = bsc_err_mdb(mdb_put(txn, s->dbi[STORE_DB_META], &k, &d, 0));
-	if (rc < 0) {
-		mdb_txn_abort(txn);
-		return rc;
-	}
-	return bsc_err_mdb(mdb_txn_commit(txn));
+	return writer_end(txn, rc);
+}
+
+static int row_meta_str(struct store *s, const MDB_val *k, const MDB_val *d, void *arg)
+{
+	const struct cb_arg *a = arg;
+	char name[META_NAME_MAX + 1], value[STORE_META_STR_MAX + 1];
+	const uint8_t *p = d->mv_data;
+
+	(void)s;
+	if (!key_starts(k, a->prefix, a->plen))
+		return 1;
+	if (k->mv_size > META_NAME_MAX || d->mv_size < 1 || p[0] != META_STR_TYPE ||
+	    d->mv_size - 1 > STORE_META_STR_MAX)
+		return 0; /* another kind of value */
+	memcpy(name, k->mv_data, k->mv_size);
+	name[k->mv_size] = '\0';
+	memcpy(value, p + 1, d->mv_size - 1);
+	value[d->mv_size - 1] = '\0';
+	return ((store_meta_str_cb)a->cb)(a->ctx, name, value);
 }
 
 int store_meta_str_walk(struct store *s, const char *prefix, store_meta_str_cb cb, void *ctx)
 {
-	char name[META_NAME_MAX + 1], value[STORE_META_STR_MAX + 1];
 	size_t plen = strlen(prefix);
-	MDB_txn *txn;
-	MDB_cursor *c;
-	int rc = reader_begin(s, &txn);
-	if (rc < 0)
-		return rc;
-	if ((rc = bsc_err_mdb(mdb_cursor_open(txn, s->dbi[STORE_DB_META], &c))) < 0)
-		goto out;
-	MDB_val k = { plen, (void *)prefix }, d;
-	int mrc = plen ? mdb_cursor_get(c, &k, &d, MDB_SET_RANGE)
-		       : mdb_cursor_get(c, &k, &d, MDB_FIRST);
-	while (mrc == 0 && k.mv_size >= plen && memcmp(k.mv_data, prefix, plen) == 0) {
-		const uint8_t *p = d.mv_data;
-		if (k.mv_size <= META_NAME_MAX && d.mv_size >= 1 && p[0] == META_STR_TYPE &&
-		    d.mv_size - 1 <= STORE_META_STR_MAX) {
-			memcpy(name, k.mv_data, k.mv_size);
-			name[k.mv_size] = '\0';
-			memcpy(value, p + 1, d.mv_size - 1);
-			value[d.mv_size - 1] = '\0';
-			rc = cb(ctx, name, value);
-			if (rc) {
-				rc = rc > 0 ? 0 : rc;
-				break;
-			}
-		}
-		mrc = mdb_cursor_get(c, &k, &d, MDB_NEXT);
-	}
-	if (!rc && mrc && mrc != MDB_NOTFOUND)
-		rc = bsc_err_mdb(mrc);
-	mdb_cursor_close(c);
-out:
-	reader_end(s, txn);
-	return rc;
+	struct cb_arg a = { .cb = (void *)cb, .ctx = ctx, .prefix = prefix, .plen = plen };
+
+	return walk(s, STORE_DB_META, prefix, plen, row_meta_str, &a);
 }
 
 /* ---------------------------------------------------------------------------
@@ -1695,65 +1694,46 @@ int store_label_put(struct store *s, const struct store_label *l, size_t n)
 {
 	uint8_t key[STORE_KEY_MAX], val[STORE_LABEL_LEN];
 	MDB_txn *txn;
+	int rc = writer_begin(s, &txn);
 
-	if (s->readonly)
-		return BSC_EACCES;
-	if (s->batch_active)
-		return BSC_EINVAL;
-	int rc = bsc_err_mdb(mdb_txn_begin(s->env, NULL, 0, &txn));
 	if (rc < 0)
 		return rc;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n && rc == 0; i++) {
 		size_t klen = store_key_orig(key, l[i].bucket_s, &l[i].source);
 		if (!klen || l[i].nports > STORE_LABEL_PORTS) {
-			mdb_txn_abort(txn);
-			return BSC_EINVAL;
+			rc = BSC_EINVAL;
+			break;
 		}
 		store_label_encode(&l[i], val);
 		MDB_val k = { klen, key }, d = { sizeof val, val };
 		rc = bsc_err_mdb(mdb_put(txn, s->dbi[STORE_DB_LABEL], &k, &d, 0));
-		if (rc < 0) {
-			mdb_txn_abort(txn);
-			return rc;
-		}
 	}
-	return bsc_err_mdb(mdb_txn_commit(txn));
+	return writer_end(txn, rc);
+}
+
+/* Undecodable keys and values are skipped. */
+static int row_label(struct store *s, const MDB_val *k, const MDB_val *d, void *arg)
+{
+	const struct cb_arg *a = arg;
+	struct store_label l;
+
+	(void)s;
+	memset(&l, 0, sizeof l);
+	if (store_key_parse_orig(k->mv_data, k->mv_size, &l.bucket_s, &l.source) < 0)
+		return 0;
+	if (l.bucket_s >= a->to_s)
+		return 1;
+	if (store_label_decode(d->mv_data, d->mv_size, &l) < 0)
+		return 0;
+	return ((store_label_cb)a->cb)(a->ctx, &l);
 }
 
 int store_label_walk(struct store *s, uint64_t from_s, uint64_t to_s, store_label_cb cb,
 		     void *ctx)
 {
+	struct cb_arg a = { .cb = (void *)cb, .ctx = ctx, .to_s = to_s };
 	uint8_t start[8];
-	MDB_txn *txn;
-	MDB_cursor *c;
-	int rc = reader_begin(s, &txn);
-	if (rc < 0)
-		return rc;
-	if ((rc = bsc_err_mdb(mdb_cursor_open(txn, s->dbi[STORE_DB_LABEL], &c))) < 0)
-		goto out;
+
 	be_put64(start, from_s);
-	MDB_val k = { sizeof start, start }, d;
-	int mrc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
-	while (mrc == 0) {
-		struct store_label l;
-		memset(&l, 0, sizeof l);
-		if (store_key_parse_orig(k.mv_data, k.mv_size, &l.bucket_s, &l.source) == 0) {
-			if (l.bucket_s >= to_s)
-				break;
-			if (store_label_decode(d.mv_data, d.mv_size, &l) == 0) {
-				rc = cb(ctx, &l);
-				if (rc) {
-					rc = rc > 0 ? 0 : rc;
-					break;
-				}
-			}
-		}
-		mrc = mdb_cursor_get(c, &k, &d, MDB_NEXT);
-	}
-	if (!rc && mrc && mrc != MDB_NOTFOUND)
-		rc = bsc_err_mdb(mrc);
-	mdb_cursor_close(c);
-out:
-	reader_end(s, txn);
-	return rc;
+	return walk(s, STORE_DB_LABEL, start, sizeof start, row_label, &a);
 }

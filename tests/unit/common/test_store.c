@@ -639,6 +639,62 @@ static int sum_cb(void *ctx, const struct store_sum *e)
 	return 0;
 }
 
+/* Put one raw row into DB @db of the store at @dir (closed by the caller
+ * first), bypassing the store's own encoders. */
+static void raw_put(const char *dir, const char *db, const void *key, size_t klen,
+		    const void *val, size_t vlen)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
+	assert_int_equal(mdb_env_open(env, dir, 0, 0640), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, db, 0, &dbi), 0);
+	MDB_val k = { klen, (void *)key }, d = { vlen, (void *)val };
+	assert_int_equal(mdb_put(txn, dbi, &k, &d, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+/* An origq key with bytes after its querier (a damaged store) stops the
+ * readers that count distinct queriers over several buckets with BSC_EMALF;
+ * nothing is copied past the querier. */
+static void test_store_bad_origq_key_reported(void **state)
+{
+	struct tctx *t = *state;
+	struct store *s = open_rw(t->db);
+	struct agg *a;
+	assert_int_equal(agg_new(&a, NULL), 0);
+	add(a, T0_S, "192.0.2.1", "10.0.0.1");
+	add(a, T0_S + H, "192.0.2.2", "10.0.0.1");
+	assert_int_equal(agg_flush(a, s, NULL), 0);
+	agg_free(a);
+	struct store_sum top[4];
+	size_t n;
+	assert_int_equal(store_top(s, 0, UINT64_MAX, 4, top, &n), 0);
+	assert_true(n == 1 && top[0].queriers == 2);
+	store_close(s);
+
+	/* bucket, originator 10.0.0.1, querier 192.0.2.3, then 200 bytes more */
+	uint8_t key[8 + 5 + 5 + 200], val[AGG_ORIGQ_LEN];
+	struct agg_origq_rec r = { .queries = 1, .first_ns = T0_S * NS, .last_ns = T0_S * NS };
+	struct bsc_addr o = A("10.0.0.1"), q = A("192.0.2.3");
+	assert_int_equal(store_key_origq(key, T0_S, &o, &q), 18);
+	memset(key + 18, 0x41, sizeof key - 18);
+	agg_origq_encode(&r, T0_S, val);
+	raw_put(t->db, "origq", key, sizeof key, val, sizeof val);
+
+	s = open_rw(t->db);
+	assert_int_equal(store_top(s, 0, UINT64_MAX, 4, top, &n), BSC_EMALF);
+	struct store_sum sum;
+	assert_int_equal(store_orig_summary(s, &o, 0, UINT64_MAX, &sum), BSC_EMALF);
+	int cnt = 0;
+	assert_int_equal(store_orig_queriers(s, &o, 0, UINT64_MAX, sum_cb, &cnt), BSC_EMALF);
+	store_close(s);
+}
+
 static void test_store_torture_alloc(void **state)
 {
 	struct tctx *t = *state;
@@ -710,6 +766,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_store_top_matches_brute_force, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_store_bad_value_reported, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_bad_origq_key_reported, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_store_torture_alloc, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
