@@ -14,15 +14,10 @@
 #include "common/mem.h"
 #include "common/wire.h"
 #include "tools/darknet_pcap.h"
+#include "tools/pktdec.h"
 
 #define ERR_LEN 512
 #define READ_BUF (256u * 1024u)
-
-#define ETH_IPV4 0x0800
-#define ETH_IPV6 0x86DD
-#define ETH_VLAN 0x8100
-#define ETH_QINQ 0x88A8
-#define ETH_QINQ_OLD 0x9100
 
 #define IPN_ICMP 1
 #define IPN_TCP 6
@@ -41,7 +36,6 @@ struct darknet_pcap {
 	pcap_t *pc;
 	char *name;
 	int dlt;
-	bool supported;
 	bool done;
 	bool classic;
 	int err;
@@ -66,23 +60,6 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
-}
-
-static bool dlt_supported(int dlt)
-{
-	switch (dlt) {
-	case DLT_EN10MB:
-	case DLT_LINUX_SLL:
-	case DLT_LINUX_SLL2:
-	case DLT_RAW:
-	case DLT_IPV4:
-	case DLT_IPV6:
-	case DLT_NULL:
-	case DLT_LOOP:
-		return true;
-	default:
-		return false;
-	}
 }
 
 static ssize_t src_read(void *c, char *buf, size_t size)
@@ -151,8 +128,7 @@ int darknet_pcap_open_fp(struct darknet_pcap **out, FILE *fp, const char *name,
 	cf = NULL; /* libpcap owns cf, and cf owns fp */
 	p->src.own = true;
 	p->dlt = pcap_datalink(p->pc);
-	p->supported = dlt_supported(p->dlt);
-	if (!p->supported) {
+	if (!pktdec_dlt_supported(p->dlt)) {
 		const char *dn = pcap_datalink_val_to_name(p->dlt);
 		log_warning("pcap: %s: link type %d (%s) not supported; its packets are skipped",
 			    name, p->dlt, dn ? dn : "unknown");
@@ -231,14 +207,6 @@ int darknet_pcap_linktype(const struct darknet_pcap *p)
 static inline uint32_t get_u32(const uint8_t *d)
 {
 	return ((uint32_t)d[0] << 24) | ((uint32_t)d[1] << 16) | ((uint32_t)d[2] << 8) | d[3];
-}
-
-static void set_addr(struct bsc_addr *a, int family, const uint8_t *b)
-{
-	memset(a, 0, sizeof *a);
-	a->family = (uint8_t)family;
-	a->prefix = family == AF_INET ? 32 : 128;
-	memcpy(a->bytes, b, family == AF_INET ? 4 : 16);
 }
 
 /* The MSS option value out of TCP options @o (@len bytes); 0 = none. */
@@ -343,199 +311,61 @@ static void transport(struct dk_packet *k, uint8_t proto, const uint8_t *d, size
 	}
 }
 
-static bool ipv4(struct dk_packet *k, const uint8_t *d, size_t len,
-		 struct darknet_pcap_stats *st)
-{
-	if (len < 20) {
-		st->truncated++;
-		return false;
-	}
-	size_t ihl = (size_t)(d[0] & 0xF) * 4;
-	size_t tot = wire_get_u16(d + 2);
-	if ((d[0] >> 4) != 4 || ihl < 20 || tot < ihl) {
-		st->bad_ip++;
-		return false;
-	}
-	if (ihl > len) {
-		st->truncated++;
-		return false;
-	}
-	set_addr(&k->src, AF_INET, d + 12);
-	set_addr(&k->dst, AF_INET, d + 16);
-	k->ttl = d[8];
-	k->ip_id = wire_get_u16(d + 4);
-	k->ip_len = (uint16_t)tot;
-	uint16_t frag = wire_get_u16(d + 6);
-	size_t avail = (tot < len ? tot : len) - ihl;
-	if (frag & 0x3FFF) {
-		k->fragment = true;
-		st->fragments++;
-		if (frag & 0x1FFF) { /* a later fragment: no transport header */
-			k->proto = proto_of(d[9]);
-			return true;
-		}
-	}
-	transport(k, d[9], d + ihl, avail, st);
-	return true;
-}
-
-static bool ipv6(struct dk_packet *k, const uint8_t *d, size_t len,
-		 struct darknet_pcap_stats *st)
-{
-	if (len < 40) {
-		st->truncated++;
-		return false;
-	}
-	if ((d[0] >> 4) != 6) {
-		st->bad_ip++;
-		return false;
-	}
-	size_t plen = wire_get_u16(d + 4);
-	set_addr(&k->src, AF_INET6, d + 8);
-	set_addr(&k->dst, AF_INET6, d + 24);
-	k->ttl = d[7];
-	k->ip_len = (uint16_t)(40 + plen > 0xFFFF ? 0xFFFF : 40 + plen);
-	size_t end = plen && 40 + plen < len ? 40 + plen : len, off = 40;
-	uint8_t nh = d[6];
-	bool later = false;
-	for (unsigned i = 0; i < 16; i++) {
-		size_t hl;
-		switch (nh) {
-		case 0:  /* hop-by-hop options */
-		case 43: /* routing */
-		case 60: /* destination options */
-			if (end - off < 8) {
-				st->truncated++;
-				return true;
-			}
-			hl = ((size_t)d[off + 1] + 1) * 8;
-			break;
-		case 51: /* authentication header */
-			if (end - off < 8) {
-				st->truncated++;
-				return true;
-			}
-			hl = ((size_t)d[off + 1] + 2) * 4;
-			break;
-		case 44: /* fragment */
-			if (end - off < 8) {
-				st->truncated++;
-				return true;
-			}
-			hl = 8;
-			if (!k->fragment)
-				st->fragments++;
-			k->fragment = true;
-			if (wire_get_u16(d + off + 2) & 0xFFF8)
-				later = true;
-			break;
-		default:
-			if (later) {
-				k->proto = proto_of(nh);
-				return true;
-			}
-			transport(k, nh, d + off, end - off, st);
-			return true;
-		}
-		if (hl > end - off) {
-			st->truncated++;
-			return true;
-		}
-		nh = d[off];
-		off += hl;
-	}
-	st->bad_ip++; /* more than 16 extension headers: kept without transport */
-	return true;
-}
-
-/* IP version from the first nibble (raw IP link types). */
-static unsigned raw_type(const uint8_t *d, size_t len)
-{
-	if (len < 1)
-		return 0;
-	return (d[0] >> 4) == 4 ? ETH_IPV4 : (d[0] >> 4) == 6 ? ETH_IPV6 : 0;
-}
-
-/* BSD loopback: the address family in host (NULL) or network (LOOP) order. */
-static unsigned null_type(const uint8_t *d)
-{
-	uint32_t be = get_u32(d);
-	uint32_t le = ((uint32_t)d[3] << 24) | ((uint32_t)d[2] << 16) |
-		      ((uint32_t)d[1] << 8) | d[0];
-	uint32_t af = be < 256 ? be : le;
-	if (af == 2)
-		return ETH_IPV4;
-	if (af == 10 || af == 24 || af == 28 || af == 30)
-		return ETH_IPV6;
-	return 0;
-}
-
 bool darknet_pcap_decode(int dlt, const uint8_t *d, size_t len, uint64_t time_ns,
 			 struct dk_packet *k, struct darknet_pcap_stats *st)
 {
-	unsigned type;
+	struct pktdec_ip ip;
+	unsigned ver;
 	size_t off;
 	memset(k, 0, sizeof *k);
 	k->time_ns = time_ns;
-	switch (dlt) {
-	case DLT_EN10MB:
-		if (len < 14) {
-			st->truncated++;
-			return false;
-		}
-		type = wire_get_u16(d + 12);
-		off = 14;
-		for (unsigned i = 0;
-		     i < 4 && (type == ETH_VLAN || type == ETH_QINQ || type == ETH_QINQ_OLD); i++) {
-			if (len - off < 4) {
-				st->truncated++;
-				return false;
-			}
-			type = wire_get_u16(d + off + 2);
-			off += 4;
-		}
+	switch (pktdec_link(dlt, d, len, &ver, &off)) {
+	case PKTDEC_OK:
 		break;
-	case DLT_LINUX_SLL:
-		if (len < 16) {
-			st->truncated++;
-			return false;
-		}
-		type = wire_get_u16(d + 14);
-		off = 16;
-		break;
-	case DLT_LINUX_SLL2:
-		if (len < 20) {
-			st->truncated++;
-			return false;
-		}
-		type = wire_get_u16(d);
-		off = 20;
-		break;
-	case DLT_NULL:
-	case DLT_LOOP:
-		if (len < 4) {
-			st->truncated++;
-			return false;
-		}
-		type = null_type(d);
-		off = 4;
-		break;
-	case DLT_RAW:
-	case DLT_IPV4:
-	case DLT_IPV6:
-		type = raw_type(d, len);
-		off = 0;
-		break;
+	case PKTDEC_TRUNC:
+		st->truncated++;
+		return false;
+	case PKTDEC_NOT_IP:
+		st->not_ip++;
+		return false;
 	default:
 		st->linktype++;
 		return false;
 	}
-	if (type == ETH_IPV4)
-		return ipv4(k, d + off, len - off, st);
-	if (type == ETH_IPV6)
-		return ipv6(k, d + off, len - off, st);
-	st->not_ip++;
-	return false;
+	switch (pktdec_ip(ver, d + off, len - off, 0, &ip)) {
+	case PKTDEC_OK:
+		break;
+	case PKTDEC_TRUNC:
+		st->truncated++;
+		return false;
+	default:
+		st->bad_ip++;
+		return false;
+	}
+	k->src = ip.src;
+	k->dst = ip.dst;
+	k->ttl = ip.ttl;
+	k->ip_id = ip.id;
+	k->ip_len = (uint16_t)(ip.tot > 0xFFFF ? 0xFFFF : ip.tot);
+	if (ip.fragment) {
+		k->fragment = true;
+		st->fragments++;
+	}
+	switch (ip.l4status) {
+	case PKTDEC_L4_OK:
+		transport(k, ip.proto, ip.l4, ip.l4len, st);
+		break;
+	case PKTDEC_L4_LATER: /* a later fragment: no transport header */
+		k->proto = proto_of(ip.proto);
+		break;
+	case PKTDEC_L4_CUT:
+		st->truncated++;
+		break;
+	default: /* more than 16 extension headers: kept without transport */
+		st->bad_ip++;
+		break;
+	}
+	return true;
 }
 
 static bool in_darknet(const struct darknet_pcap *p, const struct bsc_addr *a)
@@ -582,7 +412,7 @@ int darknet_pcap_next(struct darknet_pcap *p, struct dk_packet *k)
 				p->offset = (uint64_t)pos;
 		}
 		uint64_t t = (uint64_t)h->ts.tv_sec * 1000000000u + (uint64_t)h->ts.tv_usec;
-		if (!darknet_pcap_decode(p->supported ? p->dlt : -1, d, h->caplen, t, k, &p->st))
+		if (!darknet_pcap_decode(p->dlt, d, h->caplen, t, k, &p->st))
 			continue;
 		if (!in_darknet(p, &k->dst)) {
 			p->st.outside++;

@@ -19,6 +19,7 @@
 #include "common/mem.h"
 #include "common/wire.h"
 #include "tools/pcapdns.h"
+#include "tools/pktdec.h"
 
 #define ERR_LEN 512
 #define FLOWS 65536u     /* TCP flow table slots (direct-mapped) */
@@ -31,12 +32,6 @@
 
 #define MAGIC_USEC 0xa1b2c3d4u
 #define MAGIC_NSEC 0xa1b23c4du
-
-#define ETH_IPV4 0x0800
-#define ETH_IPV6 0x86DD
-#define ETH_VLAN 0x8100
-#define ETH_QINQ 0x88A8
-#define ETH_QINQ_OLD 0x9100
 
 #define IPPROTO_NUM_TCP 6
 #define IPPROTO_NUM_UDP 17
@@ -85,7 +80,6 @@ struct pcapdns {
 	pcap_t *pc;
 	char *name;
 	int dlt;
-	bool supported;
 	bool done;
 	int err;
 	int fail;           /* a query could not be queued (no memory) */
@@ -115,23 +109,6 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
-}
-
-static bool dlt_supported(int dlt)
-{
-	switch (dlt) {
-	case DLT_EN10MB:
-	case DLT_LINUX_SLL:
-	case DLT_LINUX_SLL2:
-	case DLT_RAW:
-	case DLT_IPV4:
-	case DLT_IPV6:
-	case DLT_NULL:
-	case DLT_LOOP:
-		return true;
-	default:
-		return false;
-	}
 }
 
 static ssize_t src_read(void *c, char *buf, size_t size)
@@ -193,7 +170,7 @@ static int native_open(struct pcapdns *p)
 		return 1;
 	}
 	int snap = pcap_snapshot(pc);
-	if (!dlt_supported(pcap_datalink(pc)) || snap <= 0 || (unsigned)snap > CAPLEN_MAX) {
+	if (!pktdec_dlt_supported(pcap_datalink(pc)) || snap <= 0 || (unsigned)snap > CAPLEN_MAX) {
 		pcap_close(pc);
 		return 1;
 	}
@@ -296,7 +273,6 @@ int pcapdns_open_fp(struct pcapdns **out, FILE *fp, const char *name,
 	if (rc == 0) {
 		p->src.own = true;
 		p->dlt = pcap_datalink(p->pc);
-		p->supported = true;
 		p->offset = p->src.pos;
 		p->classic = true;
 		p->snaplen = (uint32_t)pcap_snapshot(p->pc);
@@ -322,8 +298,7 @@ int pcapdns_open_fp(struct pcapdns **out, FILE *fp, const char *name,
 	cf = NULL;
 	p->src.own = true;
 	p->dlt = pcap_datalink(p->pc);
-	p->supported = dlt_supported(p->dlt);
-	if (!p->supported) {
+	if (!pktdec_dlt_supported(p->dlt)) {
 		const char *dn = pcap_datalink_val_to_name(p->dlt);
 		log_warning("pcap: %s: link type %d (%s) not supported; its packets are skipped",
 			    name, p->dlt, dn ? dn : "unknown");
@@ -600,189 +575,49 @@ static void transport(struct pcapdns *p, struct pkt *k, uint8_t proto, const uin
 	p->st.not_dns++;
 }
 
-static void set_addr(struct bsc_addr *a, int family, const uint8_t *b)
-{
-	memset(a, 0, sizeof *a);
-	a->family = (uint8_t)family;
-	a->prefix = family == AF_INET ? 32 : 128;
-	memcpy(a->bytes, b, family == AF_INET ? 4 : 16);
-}
-
-static void ipv4(struct pcapdns *p, struct pkt *k, const uint8_t *d, size_t len)
-{
-	if (len < 20) {
-		p->st.truncated++;
-		return;
-	}
-	size_t ihl = (size_t)(d[0] & 0xF) * 4;
-	size_t tot = wire_get_u16(d + 2);
-	if ((d[0] >> 4) != 4 || ihl < 20 || tot < ihl) {
-		p->st.bad_ip++;
-		return;
-	}
-	if (tot > len) {
-		p->st.truncated++;
-		return;
-	}
-	if (wire_get_u16(d + 6) & 0x3FFF) { /* MF, or a fragment offset */
-		p->st.fragments++;
-		return;
-	}
-	set_addr(&k->src, AF_INET, d + 12);
-	set_addr(&k->dst, AF_INET, d + 16);
-	transport(p, k, d[9], d + ihl, tot - ihl);
-}
-
-static void ipv6(struct pcapdns *p, struct pkt *k, const uint8_t *d, size_t len)
-{
-	if (len < 40) {
-		p->st.truncated++;
-		return;
-	}
-	size_t plen = wire_get_u16(d + 4);
-	if ((d[0] >> 4) != 6 || plen == 0) {
-		p->st.bad_ip++; /* plen 0: a jumbogram, or nothing */
-		return;
-	}
-	if (40 + plen > len) {
-		p->st.truncated++;
-		return;
-	}
-	size_t end = 40 + plen, off = 40;
-	uint8_t nh = d[6];
-	for (unsigned i = 0; i < 16; i++) {
-		size_t hl;
-		switch (nh) {
-		case 0:  /* hop-by-hop options */
-		case 43: /* routing */
-		case 60: /* destination options */
-			if (end - off < 8) {
-				p->st.truncated++;
-				return;
-			}
-			hl = ((size_t)d[off + 1] + 1) * 8;
-			break;
-		case 51: /* authentication header */
-			if (end - off < 8) {
-				p->st.truncated++;
-				return;
-			}
-			hl = ((size_t)d[off + 1] + 2) * 4;
-			break;
-		case 44: /* fragment */
-			p->st.fragments++;
-			return;
-		default:
-			set_addr(&k->src, AF_INET6, d + 8);
-			set_addr(&k->dst, AF_INET6, d + 24);
-			transport(p, k, nh, d + off, end - off);
-			return;
-		}
-		if (hl > end - off) {
-			p->st.truncated++;
-			return;
-		}
-		nh = d[off];
-		off += hl;
-	}
-	p->st.bad_ip++; /* a chain of more than 16 extension headers */
-}
-
-static void network(struct pcapdns *p, struct pkt *k, unsigned type, const uint8_t *d,
-		    size_t len)
-{
-	if (type == ETH_IPV4)
-		ipv4(p, k, d, len);
-	else if (type == ETH_IPV6)
-		ipv6(p, k, d, len);
-	else
-		p->st.not_ip++;
-}
-
-/* IP version from the first nibble (raw IP link types). */
-static unsigned raw_type(const uint8_t *d, size_t len)
-{
-	if (len < 1)
-		return 0;
-	return (d[0] >> 4) == 4 ? ETH_IPV4 : (d[0] >> 4) == 6 ? ETH_IPV6 : 0;
-}
-
-/* BSD loopback: the address family, in the capturing host's byte order
- * (NULL) or in network order (LOOP). */
-static unsigned null_type(const uint8_t *d)
-{
-	uint32_t be = ((uint32_t)d[0] << 24) | ((uint32_t)d[1] << 16) |
-		      ((uint32_t)d[2] << 8) | d[3];
-	uint32_t le = ((uint32_t)d[3] << 24) | ((uint32_t)d[2] << 16) |
-		      ((uint32_t)d[1] << 8) | d[0];
-	uint32_t af = be < 256 ? be : le;
-	if (af == 2)
-		return ETH_IPV4;
-	if (af == 10 || af == 24 || af == 28 || af == 30)
-		return ETH_IPV6; /* Linux, NetBSD/OpenBSD, FreeBSD, macOS */
-	return 0;
-}
-
+/* One record of @len captured bytes at @d. */
 static void packet(struct pcapdns *p, uint64_t time_ns, size_t len, const uint8_t *d)
 {
+	struct pktdec_ip ip;
+	unsigned ver;
+	size_t off;
 	p->st.packets++;
-	if (!p->supported) {
+	switch (pktdec_link(p->dlt, d, len, &ver, &off)) {
+	case PKTDEC_OK:
+		break;
+	case PKTDEC_TRUNC:
+		p->st.truncated++;
+		return;
+	case PKTDEC_NOT_IP:
+		p->st.not_ip++;
+		return;
+	default:
 		p->st.linktype++;
 		return;
 	}
-	struct pkt k;
-	k.time_ns = time_ns;
-	unsigned type;
-	size_t off;
-	switch (p->dlt) {
-	case DLT_EN10MB:
-		if (len < 14) {
-			p->st.truncated++;
-			return;
-		}
-		type = wire_get_u16(d + 12);
-		off = 14;
-		for (unsigned i = 0;
-		     i < 4 && (type == ETH_VLAN || type == ETH_QINQ || type == ETH_QINQ_OLD); i++) {
-			if (len - off < 4) {
-				p->st.truncated++;
-				return;
-			}
-			type = wire_get_u16(d + off + 2);
-			off += 4;
-		}
-		break;
-	case DLT_LINUX_SLL:
-		if (len < 16) {
-			p->st.truncated++;
-			return;
-		}
-		type = wire_get_u16(d + 14);
-		off = 16;
-		break;
-	case DLT_LINUX_SLL2:
-		if (len < 20) {
-			p->st.truncated++;
-			return;
-		}
-		type = wire_get_u16(d);
-		off = 20;
-		break;
-	case DLT_NULL:
-	case DLT_LOOP:
-		if (len < 4) {
-			p->st.truncated++;
-			return;
-		}
-		type = null_type(d);
-		off = 4;
-		break;
-	default: /* raw IP */
-		type = raw_type(d, len);
-		off = 0;
-		break;
+	int rc = pktdec_ip(ver, d + off, len - off, PKTDEC_FRAG_STOP, &ip);
+	if (rc == PKTDEC_TRUNC) {
+		p->st.truncated++;
+		return;
 	}
-	network(p, &k, type, d + off, len - off);
+	if (rc != PKTDEC_OK || (ver == 6 && ip.tot == 40)) {
+		p->st.bad_ip++; /* IPv6 payload length 0: a jumbogram, or nothing */
+		return;
+	}
+	if (ip.cut || ip.l4status == PKTDEC_L4_CUT) {
+		p->st.truncated++;
+		return;
+	}
+	if (ip.fragment) {
+		p->st.fragments++;
+		return;
+	}
+	if (ip.l4status != PKTDEC_L4_OK) {
+		p->st.bad_ip++; /* a chain of more than 16 extension headers */
+		return;
+	}
+	struct pkt k = { .time_ns = time_ns, .src = ip.src, .dst = ip.dst };
+	transport(p, &k, ip.proto, ip.l4, ip.l4len);
 }
 
 /* ---- reading ---- */

@@ -729,6 +729,125 @@ static void test_agg_source_cap(void **state)
 	assert_true(darknet_source_bytes(0) < 2 * 1024);
 }
 
+/* ---- hostile packets ---- */
+
+struct tally {
+	uint64_t records, packets;
+};
+
+/* Every record is well formed; its packets add up to what was accepted. */
+static void check_record(const struct dk_record *r, void *arg)
+{
+	struct tally *t = arg;
+
+	assert_true(r->source.family == AF_INET || r->source.family == AF_INET6);
+	assert_true((unsigned)r->cls < DK_CLASS_COUNT);
+	assert_true(r->size <= DK_SIZE_SMALL);
+	assert_true(r->nports <= DK_RECORD_PORTS);
+	assert_true(r->protocol <= DK_PROTO_ICMPV6);
+	assert_true((unsigned)r->tool < DK_TOOL_COUNT);
+	assert_true(r->packets >= 1);
+	assert_true(r->destinations <= r->packets || r->stats.estimated);
+	assert_non_null(darknet_class_name(r->cls));
+	assert_non_null(darknet_proto_name(r->protocol));
+	t->records++;
+	t->packets += r->packets;
+}
+
+static uint64_t rnd_state = 0x243F6A8885A308D3ULL;
+
+static uint64_t rnd(void)
+{
+	rnd_state ^= rnd_state << 13;
+	rnd_state ^= rnd_state >> 7;
+	rnd_state ^= rnd_state << 17;
+	return rnd_state;
+}
+
+/* Every field of struct dk_packet as a hostile capture could set it (any
+ * protocol number, flags, ICMP type, time, address bytes, unknown families):
+ * no crash, no overflow (ASan/UBSan builds), and no packet lost silently:
+ * each is refused with an error or counted in exactly one record. */
+static void test_agg_hostile_fields(void **state)
+{
+	struct dk_config c;
+	struct darknet *dk;
+	struct dk_counters cnt;
+	struct tally t = { 0 };
+	uint64_t accepted = 0, invalid = 0, full = 0;
+
+	(void)state;
+	darknet_config_default(&c);
+	c.max_sources = 40;
+	c.exact_cap = 16;
+	c.window_ns = 1000;
+	c.darknet_size = 256;
+	c.emit = check_record;
+	c.emit_arg = &t;
+	assert_int_equal(darknet_create(&dk, &c), 0);
+	for (uint32_t i = 0; i < 200000; i++) {
+		struct dk_packet p;
+		uint64_t w[(sizeof p + 7) / 8];
+		static const uint8_t fam[] = { AF_INET, AF_INET6, 0, 255 };
+		int rc;
+
+		for (size_t j = 0; j < sizeof w / sizeof w[0]; j++)
+			w[j] = rnd();
+		memcpy(&p, w, sizeof p);
+		p.fragment = rnd() & 1;         /* a bool holds 0 or 1 */
+		p.src.family = fam[rnd() % 16 ? rnd() % 2 : rnd() % sizeof fam];
+		p.dst.family = rnd() % 16 ? p.src.family : fam[rnd() % sizeof fam];
+		p.src.bytes[0] = (uint8_t)(rnd() % 32); /* 64 sources at most... */
+		memset(p.src.bytes + 1, 0, sizeof p.src.bytes - 1);
+		if (i % 64)
+			p.time_ns = (uint64_t)i * 10;       /* ...mostly in order */
+		rc = darknet_add(dk, &p);
+		if (rc == 0)
+			accepted++;
+		else if (rc == BSC_EINVAL)
+			invalid++;
+		else if (rc == BSC_ENOSPC)
+			full++;
+		else
+			fail_msg("darknet_add returned %d", rc);
+		assert_int_equal(rc == BSC_EINVAL,
+				 (p.src.family != AF_INET && p.src.family != AF_INET6) ||
+					 p.dst.family != p.src.family);
+	}
+	darknet_counters(dk, &cnt);
+	assert_int_equal(cnt.packets, accepted);
+	assert_int_equal(cnt.dropped_full, full);
+	darknet_flush(dk);
+	assert_int_equal(t.packets, accepted);
+	assert_true(accepted > 100000);
+	assert_true(invalid > 1000);
+	assert_true(full > 0);
+	assert_true(t.records > 100);
+	darknet_destroy(dk);
+}
+
+/* exact_cap beyond the 16-bit index is clamped: one source with 70000
+ * distinct tuples stays correct past the last exact slot. */
+static void test_agg_exact_cap_clamped(void **state)
+{
+	struct sink k;
+	struct darknet *dk = mk(&k, 0, 0, UINT32_MAX);
+
+	(void)state;
+	for (uint32_t h = 0; h < 70000; h++) {
+		struct dk_packet p = pkt(1, h, 80);
+
+		add(dk, &p);
+	}
+	darknet_flush(dk);
+	assert_int_equal(k.n, 1);
+	assert_int_equal(k.rec[0].packets, 70000);
+	assert_true(k.rec[0].stats.estimated);
+	assert_in_range(k.rec[0].destinations, 59500, 80500);   /* +-15% */
+	assert_int_equal(k.rec[0].cls, DK_CLASS_NETWORK_SCAN);
+	darknet_destroy(dk);
+}
+
 static void test_create_invalid(void **state)
 {
 	struct dk_config c;
@@ -771,6 +890,8 @@ int main(void)
 		cmocka_unit_test(test_agg_sketch),
 		cmocka_unit_test(test_agg_nomem),
 		cmocka_unit_test(test_agg_source_cap),
+		cmocka_unit_test(test_agg_hostile_fields),
+		cmocka_unit_test(test_agg_exact_cap_clamped),
 		cmocka_unit_test(test_create_invalid),
 	};
 
