@@ -55,8 +55,10 @@ int dnsq_build(uint8_t *buf, size_t size, const char *qname, uint16_t qtype,
 		return -1;
 	ldns_pkt *p = ldns_pkt_query_new(name, (ldns_rr_type)qtype,
 					 (ldns_rr_class)(o->qclass ? o->qclass : 1), 0);
-	if (!p)
+	if (!p) {
+		ldns_rdf_deep_free(name);
 		return -1;
+	}
 	ldns_pkt_set_id(p, o->id);
 	ldns_pkt_set_rd(p, o->rd);
 	ldns_pkt_set_cd(p, o->cd);
@@ -155,8 +157,13 @@ int dnsq_parse(const uint8_t *wire, size_t len, struct dnsq_answer *out)
 	ldns_rr_list *lists[DNSQ_SECTIONS] = { ldns_pkt_answer(p), ldns_pkt_authority(p),
 					       ldns_pkt_additional(p) };
 	for (int s = 0; s < DNSQ_SECTIONS; s++) {
-		for (size_t i = 0; lists[s] && i < ldns_rr_list_rr_count(lists[s]) && i < 1024;
-		     i++) {
+		if (lists[s] && ldns_rr_list_rr_count(lists[s]) > DNSQ_MAX_RRS) {
+			ldns_pkt_free(p);
+			return -1; /* never a silently shortened section */
+		}
+	}
+	for (int s = 0; s < DNSQ_SECTIONS; s++) {
+		for (size_t i = 0; lists[s] && i < ldns_rr_list_rr_count(lists[s]); i++) {
 			out->rrs[s][i] = rr_text(ldns_rr_list_rr(lists[s], i));
 			out->count[s]++;
 		}

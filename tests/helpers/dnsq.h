@@ -35,13 +35,14 @@ int dnsq_rcode(const char *s);
 const char *dnsq_rcode_name(int rcode);
 
 #define DNSQ_SECTIONS 3 /* answer, authority, additional (OPT not included) */
+#define DNSQ_MAX_RRS 1024 /* records kept per section */
 
 struct dnsq_answer {
 	uint16_t id;
 	int rcode;            /* extended (BADVERS = 16) */
 	char flags[64];       /* "qr aa tc rd ra ad cd", those set, in that order */
 	uint16_t qdcount;
-	char *rrs[DNSQ_SECTIONS][1024];
+	char *rrs[DNSQ_SECTIONS][DNSQ_MAX_RRS];
 	size_t count[DNSQ_SECTIONS];
 	bool edns;
 	bool do_bit;
@@ -51,7 +52,8 @@ struct dnsq_answer {
 	bool has_nsid;
 };
 
-/** Parse @len bytes of answer.  Returns 0, or -1 when ldns rejects it. */
+/** Parse @len bytes of answer.  Returns 0, or -1 when ldns rejects it or a
+ *  section has more than DNSQ_MAX_RRS records. */
 int dnsq_parse(const uint8_t *wire, size_t len, struct dnsq_answer *out);
 void dnsq_answer_free(struct dnsq_answer *a);
 

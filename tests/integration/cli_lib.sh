@@ -15,8 +15,7 @@
 #   same_aggregates NAME DB_A DB_B
 #                              top --json and every originator --json of two
 #                              stores are identical
-#   tcpdump_start FILE FILTER / tcpdump_stop
-#                              a capture on lo, ready when tcpdump says so
+# (tcpdump_start and tcpdump_stop are in lib.sh.)
 BSC_CLI="${BSC_CLI:-$BSC_BUILD_DIR/tools/backscope}"
 [ -x "$BSC_CLI" ] || die "backscope CLI not found at $BSC_CLI"
 
@@ -88,38 +87,11 @@ json.dump(exp, sys.stdout, indent=1, sort_keys=True)
 EOF
 }
 
-# check_aggregates NAME DB EXPECTED.json
+# check_aggregates NAME DB EXPECTED.json (data/capture/capture_check.py truth)
 check_aggregates() {
 	local name=$1 db=$2 exp=$3 why
-	why=$("$PY" - "$BSC_CLI" "$db" "$exp" <<'EOF'
-import json, subprocess, sys
-cli, db, expf = sys.argv[1:4]
-exp = json.load(open(expf))
-def run(*args):
-    return json.loads(subprocess.run([cli, "--db", db, *args], check=True,
-                                     capture_output=True, text=True).stdout)
-top = run("top", "--json", "--window", "all", "--limit", "0")
-errs = []
-got = {e["address"]: e for e in top}
-if set(got) != set(exp):
-    errs.append("originators differ: missing %s, extra %s" %
-                (sorted(set(exp) - set(got)), sorted(set(got) - set(exp))))
-for o, qs in sorted(exp.items()):
-    e = got.get(o)
-    if not e:
-        continue
-    if e["queries"] != sum(qs.values()) or e["queriers"] != len(qs):
-        errs.append("%s: top says %d queries from %d queriers, sent %d from %d" %
-                    (o, e["queries"], e["queriers"], sum(qs.values()), len(qs)))
-    d = run("originator", o, "--json", "--window", "all")
-    ql = {x["address"]: x["queries"] for x in d["querier_list"]}
-    if ql != qs or d["queries"] != sum(qs.values()) or d["queriers"] != len(qs):
-        errs.append("%s: originator says %s, sent %s" % (o, ql, qs))
-    if sum(b["queries"] for b in d["buckets"]) != d["queries"]:
-        errs.append("%s: bucket queries do not add up" % o)
-print("\n".join(errs[:20]))
-EOF
-) || why="comparison failed to run"
+	why=$("$PY" "$DATA_DIR/capture/capture_check.py" truth "$BSC_CLI" "$db" "$exp" 2>&1) ||
+		why="comparison failed to run: $why"
 	if [ -z "$why" ]; then
 		ok "$name"
 	else
@@ -154,31 +126,4 @@ EOF
 	else
 		not_ok "$name" "the two stores differ" "$why"
 	fi
-}
-
-TCPDUMP_PID=
-_tcpdump_ready() {
-	grep -q "listening on" "$1" && return 0
-	kill -0 "$TCPDUMP_PID" 2>/dev/null || return 0
-	return 1
-}
-
-# tcpdump_start FILE FILTER: capture on lo into FILE, packet-buffered.
-tcpdump_start() {
-	local file=$1 filter=$2
-	need tcpdump
-	: >"$T/tcpdump.err"
-	# -Z root: keep root so the file can be written where the test wants it
-	tcpdump -i lo -n -U -s 0 -Z root -w "$file" "$filter" 2>"$T/tcpdump.err" &
-	TCPDUMP_PID=$!
-	track "$TCPDUMP_PID"
-	poll 100 0.1 _tcpdump_ready "$T/tcpdump.err" || die "tcpdump did not start listening"
-	kill -0 "$TCPDUMP_PID" 2>/dev/null || die "tcpdump failed: $(cat "$T/tcpdump.err")"
-}
-
-tcpdump_stop() {
-	kill -TERM "$TCPDUMP_PID" 2>/dev/null
-	wait "$TCPDUMP_PID" 2>/dev/null
-	untrack "$TCPDUMP_PID"
-	TCPDUMP_PID=
 }

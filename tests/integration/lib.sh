@@ -12,12 +12,27 @@
 #   expect NAME [status S] [flags "+aa -ra"] [answer RE] [authority RE]
 #          [additional RE] [count SECTION N] [grep RE] [nogrep RE]
 #   ok NAME / not_ok NAME WHY  record a check;  finish  prints the tally, exits
+#   skip_tool TOOL WHAT        TOOL is not installed: SKIP WHAT, a failure in CI
+#   tcpdump_start FILE FILTER [IFACE [OPTION...]] / tcpdump_stop
+#                              a capture, ready when tcpdump listens
+#   unbound_start AUTH_PORT [OUT_ADDR] / unbound_stop
+#                              a QNAME-minimising unbound with stub zones to
+#                              backscope-authd; sets UB_PID, UB_PORT, UB_DIR
+#
+# A test that sets BSC_NETNS=1 before sourcing this file re-runs itself in a
+# new network namespace whose only interface is lo (when "unshare -n" works:
+# root, as in CI); BSC_IN_NETNS=1 then tells it so.  BSC_NO_NETNS=1 opts out.
 #
 # Only processes started here are ever signalled, by PID.  Waits are bounded
 # polls on an observable condition, never sleeps standing in for one.
 # pipefail is on: never pipe into "grep -q" (its early exit fails the writer
 # with SIGPIPE); grep a here-string instead.
 set -uo pipefail
+
+if [ "${BSC_NETNS:-0}" = 1 ] && [ "${BSC_IN_NETNS:-0}" != 1 ] &&
+	[ "${BSC_NO_NETNS:-0}" != 1 ] && unshare -n true 2>/dev/null; then
+	exec unshare -n env BSC_IN_NETNS=1 bash "$0" "$@"
+fi
 
 TESTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 : "${BSC_SOURCE_DIR:=$(cd "$TESTS_DIR/../.." && pwd)}"
@@ -108,6 +123,17 @@ need() { # need TOOL...: die unless each tool is on PATH
 	for t in "$@"; do
 		command -v "$t" >/dev/null || die "$t not installed (run tools/install-deps.sh)"
 	done
+}
+
+# skip_tool TOOL WHAT: TOOL is not installed, so WHAT cannot be checked.  CI
+# (CI=true) installs every tool the tests use (tools/install-deps.sh): there
+# a missing one is a failure, never a silent pass.
+skip_tool() {
+	if [ "${CI:-}" = true ]; then
+		not_ok "$2" "$1 not installed (tools/install-deps.sh installs it)"
+	else
+		log "SKIP $2: $1 not installed"
+	fi
 }
 
 # track PID: a process of ours, signalled on exit;  untrack PID: it is gone.
@@ -235,6 +261,42 @@ expand_zone() {
 		die "named-compilezone could not expand $1"
 }
 
+# ---- captures with tcpdump -------------------------------------------------
+
+TCPDUMP_PID=
+TCPDUMP_NETNS= # run tcpdump in this network namespace ("ip netns exec")
+_tcpdump_ready() { # tcpdump says it listens, or it is gone
+	grep -q "listening on" "$1" && return 0
+	kill -0 "$TCPDUMP_PID" 2>/dev/null || return 0
+	return 1
+}
+
+# tcpdump_start FILE FILTER [IFACE [OPTION...]]: capture on IFACE (default lo)
+# into FILE, packet-buffered; returns when tcpdump listens.  Its stderr (the
+# drop counts after tcpdump_stop) is in $T/tcpdump.err.
+tcpdump_start() {
+	local file=$1 filter=$2 iface=${3:-lo} pre=()
+	shift $(($# < 3 ? $# : 3))
+	need tcpdump
+	[ -n "$TCPDUMP_NETNS" ] && pre=(ip netns exec "$TCPDUMP_NETNS")
+	: >"$T/tcpdump.err"
+	# -Z root: keep root so the file can be written where the test wants it
+	"${pre[@]}" tcpdump -i "$iface" -n -U -s 0 -Z root "$@" -w "$file" "$filter" \
+		2>"$T/tcpdump.err" &
+	TCPDUMP_PID=$!
+	track "$TCPDUMP_PID"
+	poll 100 0.1 _tcpdump_ready "$T/tcpdump.err" || die "tcpdump did not start listening"
+	kill -0 "$TCPDUMP_PID" 2>/dev/null || die "tcpdump failed: $(cat "$T/tcpdump.err")"
+}
+
+# tcpdump_stop: SIGTERM (tcpdump flushes and closes the file) and wait.
+tcpdump_stop() {
+	kill -TERM "$TCPDUMP_PID" 2>/dev/null
+	wait "$TCPDUMP_PID" 2>/dev/null
+	untrack "$TCPDUMP_PID"
+	TCPDUMP_PID=
+}
+
 # ---- queries with dig ---------------------------------------------------
 
 DQ_ADDR=127.0.0.1
@@ -359,3 +421,80 @@ KNOTCONF
 	tail -n 20 "$dir"/*.log
 	die "knotd did not start"
 }
+
+# ---- unbound as a real resolver -------------------------------------------
+
+# unbound_start AUTH_PORT [OUT_ADDR]: a recursive unbound (QNAME minimisation
+# on) with stub zones for the sample zones to backscope-authd on
+# 127.0.0.1@AUTH_PORT, sending its queries from OUT_ADDR (default 127.0.0.1);
+# every other name is forwarded to a dead loopback port (no root priming, no
+# root hints used), no trust anchors, no remote control.  Returns when it
+# answers the SOA of $ZONE4; sets UB_PID, UB_PORT and UB_DIR (its log is
+# $UB_DIR/unbound.log, tailed by die).
+unbound_start() {
+	need unbound unbound-checkconf kdig
+	local auth=$1 out=${2:-127.0.0.1} dead
+	UB_DIR="$T/unbound"
+	mkdir -p "$UB_DIR"
+	UB_PORT=$(free_port)
+	dead=$(free_port)
+	cat >"$UB_DIR/unbound.conf" <<CONF
+server:
+    interface: 127.0.0.1@$UB_PORT
+    port: $UB_PORT
+    do-daemonize: no
+    username: ""
+    chroot: ""
+    directory: "$UB_DIR"
+    pidfile: "$UB_DIR/unbound.pid"
+    logfile: "$UB_DIR/unbound.log"
+    use-syslog: no
+    verbosity: 1
+    num-threads: 1
+    access-control: 127.0.0.0/8 allow
+    module-config: "iterator"
+    qname-minimisation: yes
+    harden-referral-path: no
+    do-not-query-localhost: no
+    outgoing-interface: $out
+    do-ip6: no
+    prefetch: no
+    # our zones are private/documentation space: unbound's built-in local
+    # zones would answer them itself
+    local-zone: "10.in-addr.arpa." nodefault
+    local-zone: "$ZONE6." nodefault
+    unblock-lan-zones: yes
+    insecure-lan-zones: yes
+remote-control:
+    control-enable: no
+stub-zone:
+    name: "$ZONE4."
+    stub-addr: 127.0.0.1@$auth
+stub-zone:
+    name: "$ZONE6."
+    stub-addr: 127.0.0.1@$auth
+# everything else goes to a loopback port where nothing listens
+forward-zone:
+    name: "."
+    forward-addr: 127.0.0.1@$dead
+CONF
+	unbound-checkconf "$UB_DIR/unbound.conf" >/dev/null || die "unbound-checkconf rejects the config"
+	unbound -d -c "$UB_DIR/unbound.conf" >"$UB_DIR/stdout.log" 2>&1 &
+	UB_PID=$!
+	track "$UB_PID"
+	AUTHD_LOG[unbound]="$UB_DIR/unbound.log"
+	wait_soa "$UB_PID" "$UB_PORT" "$ZONE4" || die "unbound did not answer for $ZONE4"
+	log "unbound ready (pid $UB_PID) on 127.0.0.1@$UB_PORT, stubs to 127.0.0.1@$auth"
+}
+
+# unbound_stop: SIGTERM the unbound of unbound_start and wait for it.
+unbound_stop() {
+	kill -TERM "$UB_PID" 2>/dev/null
+	wait "$UB_PID" 2>/dev/null
+	untrack "$UB_PID"
+}
+
+# In the namespace of BSC_NETNS=1 only lo exists, and it starts down.
+if [ "${BSC_IN_NETNS:-0}" = 1 ]; then
+	ip link set lo up || die "cannot bring lo up in the new network namespace"
+fi

@@ -24,16 +24,9 @@
 #  9. --user: the store's folders and files belong to the run user.
 # Isolation as test_resolver.sh: re-run in a new network namespace when
 # "unshare -n" works (root); otherwise unbound's config fences it in.
-if [ "${BSC_IN_NETNS:-0}" != 1 ] && [ "${BSC_NO_NETNS:-0}" != 1 ] &&
-	unshare -n true 2>/dev/null; then
-	exec unshare -n env BSC_IN_NETNS=1 bash "$0" "$@"
-fi
+BSC_NETNS=1
 source "$(dirname "$0")/lib.sh"
 need kdig dig
-
-if [ "${BSC_IN_NETNS:-0}" = 1 ]; then
-	ip link set lo up || die "cannot bring lo up in the new network namespace"
-fi
 
 CLI="${BSC_CLI:-$BSC_BUILD_DIR/tools/backscope}"
 [ -x "$CLI" ] || die "backscope CLI not found at $CLI"
@@ -83,28 +76,6 @@ events_at_least() {
 	[ -n "$e" ] && [ "$e" -ge "$2" ]
 }
 
-CAP_TCPDUMP_PID=
-_cap_tcpdump_ready() {
-	grep -q "listening on" "$1" && return 0
-	kill -0 "$CAP_TCPDUMP_PID" 2>/dev/null || return 0
-	return 1
-}
-# cap_tcpdump_start FILE FILTER: capture on lo, packet-buffered, big buffer
-cap_tcpdump_start() {
-	: >"$T/tcpdump.err"
-	tcpdump -i lo -n -U -s 0 -B 65536 -Z root -w "$1" "$2" 2>"$T/tcpdump.err" &
-	CAP_TCPDUMP_PID=$!
-	track "$CAP_TCPDUMP_PID"
-	poll 100 0.1 _cap_tcpdump_ready "$T/tcpdump.err" || die "tcpdump did not start listening"
-	kill -0 "$CAP_TCPDUMP_PID" 2>/dev/null || die "tcpdump failed: $(cat "$T/tcpdump.err")"
-}
-cap_tcpdump_stop() {
-	kill -TERM "$CAP_TCPDUMP_PID" 2>/dev/null
-	wait "$CAP_TCPDUMP_PID" 2>/dev/null
-	untrack "$CAP_TCPDUMP_PID"
-	CAP_TCPDUMP_PID=
-}
-
 # vmrss PID / rssanon PID: resident set / its anonymous part (heap), in KiB
 # (empty when the process is gone)
 vmrss() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
@@ -115,8 +86,12 @@ authd_start exact -w 2 -l 127.0.0.1@0 "${ZARGS[@]}"
 P=${AUTHD_PORT[exact]}
 PCAP="$T/exact.pcap"
 HAVE_PCAP=0
-if [ "$IS_ROOT" = 1 ] && command -v tcpdump >/dev/null; then
-	cap_tcpdump_start "$PCAP" "udp port $P"
+if [ "$IS_ROOT" != 1 ]; then
+	log "SKIP live vs pcap ingest: tcpdump on lo needs root"
+elif ! command -v tcpdump >/dev/null; then
+	skip_tool tcpdump "live capture = offline pcap ingest"
+else
+	tcpdump_start "$PCAP" "udp port $P" lo -B 65536
 	HAVE_PCAP=1
 fi
 N=20000
@@ -131,7 +106,7 @@ kdig +retry=0 +time=3 -b 127.2.0.1 @127.0.0.1 -p "$P" "$ZONE4" SOA >/dev/null 2>
 if [ "$HAVE_PCAP" = 1 ]; then
 	_sentinel() { [ "$(tcpdump -n -r "$PCAP" host 127.2.0.1 2>/dev/null | wc -l)" -ge 2 ]; }
 	poll 100 0.1 _sentinel || not_ok "capture complete" "the sentinel never reached the capture"
-	cap_tcpdump_stop
+	tcpdump_stop
 	kdrop=$(sed -n 's/^\([0-9]*\) packets dropped by kernel.*/\1/p' "$T/tcpdump.err")
 	[ "${kdrop:-0}" = 0 ] || { log "tcpdump dropped $kdrop packets: no pcap comparison"; HAVE_PCAP=0; }
 fi
@@ -172,69 +147,20 @@ if [ "$HAVE_PCAP" = 1 ]; then
 	check_eq "the capture ingests to $NE events" "$(field "$T/pcap.db" events)" "$NE"
 	check_empty "live capture = offline pcap ingest (originators, queries, queriers, per querier)" \
 		"$("${CHECK[@]}" same "$CLI" "$DB" "$T/pcap.db" 2>&1)"
-else
-	log "SKIP live vs pcap ingest: tcpdump needs root"
 fi
 
 # ==== 3: a real resolver =====================================================
 if command -v unbound >/dev/null; then
 	authd_start res -l 127.0.0.1@0 "${ZARGS[@]}"
 	AUTH=${AUTHD_PORT[res]}
-	dir="$T/unbound"
-	mkdir -p "$dir"
-	RPORT=$(free_port)
-	DEAD=$(free_port)
 	UBQ=127.0.0.53 # unbound's outgoing address: the querier backscope must see
-	cat >"$dir/unbound.conf" <<CONF
-server:
-    interface: 127.0.0.1@$RPORT
-    port: $RPORT
-    do-daemonize: no
-    username: ""
-    chroot: ""
-    directory: "$dir"
-    pidfile: "$dir/unbound.pid"
-    logfile: "$dir/unbound.log"
-    use-syslog: no
-    verbosity: 1
-    num-threads: 1
-    access-control: 127.0.0.0/8 allow
-    module-config: "iterator"
-    qname-minimisation: yes
-    harden-referral-path: no
-    do-not-query-localhost: no
-    outgoing-interface: $UBQ
-    do-ip6: no
-    prefetch: no
-    local-zone: "10.in-addr.arpa." nodefault
-    local-zone: "$ZONE6." nodefault
-    unblock-lan-zones: yes
-    insecure-lan-zones: yes
-remote-control:
-    control-enable: no
-stub-zone:
-    name: "$ZONE4."
-    stub-addr: 127.0.0.1@$AUTH
-stub-zone:
-    name: "$ZONE6."
-    stub-addr: 127.0.0.1@$AUTH
-forward-zone:
-    name: "."
-    forward-addr: 127.0.0.1@$DEAD
-CONF
-	unbound-checkconf "$dir/unbound.conf" >/dev/null || die "unbound-checkconf rejects the config"
-	unbound -d -c "$dir/unbound.conf" >"$dir/stdout.log" 2>&1 &
-	UB_PID=$!
-	track "$UB_PID"
-	wait_soa "$UB_PID" "$RPORT" "$ZONE4" || die "unbound did not answer for $ZONE4"
+	unbound_start "$AUTH" "$UBQ"
 	RES_ADDRS="10.20.0.1 10.20.17.42 10.20.1.5 2001:db8::53"
 	for a in $RES_ADDRS; do
-		dig @127.0.0.1 -p "$RPORT" +time=5 +tries=2 -x "$a" >/dev/null 2>&1 ||
+		dig @127.0.0.1 -p "$UB_PORT" +time=5 +tries=2 -x "$a" >/dev/null 2>&1 ||
 			log "resolver query for $a failed"
 	done
-	kill -TERM "$UB_PID"
-	wait "$UB_PID" 2>/dev/null
-	untrack "$UB_PID"
+	unbound_stop
 	authd_stop res
 	RDB="$T/res.db"
 	got=$("$CLI" --db "$RDB" top --json --window all --limit 0 |
@@ -249,11 +175,11 @@ CONF
 		ok "unbound's QNAME-minimisation probes counted as partial names ($partial)"
 	else
 		not_ok "QNAME-minimisation probes counted as partial" "partial=$partial" \
-			"$(grep -c . "$dir/unbound.log") lines of unbound log"
+			"$(grep -c . "$UB_DIR/unbound.log") lines of unbound log"
 	fi
 	check_eq "status: originators = 4 (no probe became one)" "$(field "$RDB" originators)" 4
 else
-	log "SKIP resolver: unbound not installed"
+	skip_tool unbound "queries through a real resolver"
 fi
 
 # ==== 4: SIGHUP records the new TTLs =========================================

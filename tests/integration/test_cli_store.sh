@@ -175,7 +175,7 @@ if command -v script >/dev/null; then
 		ok "--no-progress: no progress line on a terminal"
 	fi
 else
-	log "SKIP progress on a terminal: script(1) not installed"
+	skip_tool script "progress on a terminal"
 fi
 
 finish

@@ -9,15 +9,11 @@
 # it in: stub zones to backscope-authd for our zones, every other name
 # forwarded to a dead loopback port (no root priming, no root hints used),
 # outgoing queries only from 127.0.0.1, no trust anchors, no remote control.
-if [ "${BSC_IN_NETNS:-0}" != 1 ] && [ "${BSC_NO_NETNS:-0}" != 1 ] &&
-	unshare -n true 2>/dev/null; then
-	exec unshare -n env BSC_IN_NETNS=1 bash "$0" "$@"
-fi
+BSC_NETNS=1
 source "$(dirname "$0")/lib.sh"
 need unbound unbound-checkconf dig
 
 if [ "${BSC_IN_NETNS:-0}" = 1 ]; then
-	ip link set lo up || die "cannot bring lo up in the new network namespace"
 	links=$(ip -o link show | awk -F': ' '{print $2}' | paste -sd ' ')
 	if [ "$links" = lo ]; then
 		ok "isolated: the test's network namespace has only lo"
@@ -31,59 +27,9 @@ fi
 authd_start authd -l 127.0.0.1@0 -z "$ZONE4=$ZONES_DIR/$ZONE4.zone" -z "$ZONE6=$ZONES_DIR/$ZONE6.zone"
 AUTH=${AUTHD_PORT[authd]}
 
-dir="$T/unbound"
-mkdir -p "$dir"
-RPORT=$(free_port)
-DEAD=$(free_port)
-cat >"$dir/unbound.conf" <<CONF
-server:
-    interface: 127.0.0.1@$RPORT
-    port: $RPORT
-    do-daemonize: no
-    username: ""
-    chroot: ""
-    directory: "$dir"
-    pidfile: "$dir/unbound.pid"
-    logfile: "$dir/unbound.log"
-    use-syslog: no
-    verbosity: 1
-    num-threads: 1
-    access-control: 127.0.0.0/8 allow
-    module-config: "iterator"
-    qname-minimisation: yes
-    harden-referral-path: no
-    do-not-query-localhost: no
-    outgoing-interface: 127.0.0.1
-    do-ip6: no
-    prefetch: no
-    # our zones are private/documentation space: unbound's built-in local
-    # zones would answer them itself
-    local-zone: "10.in-addr.arpa." nodefault
-    local-zone: "$ZONE6." nodefault
-    unblock-lan-zones: yes
-    insecure-lan-zones: yes
-remote-control:
-    control-enable: no
-stub-zone:
-    name: "$ZONE4."
-    stub-addr: 127.0.0.1@$AUTH
-stub-zone:
-    name: "$ZONE6."
-    stub-addr: 127.0.0.1@$AUTH
-# everything else goes to a loopback port where nothing listens
-forward-zone:
-    name: "."
-    forward-addr: 127.0.0.1@$DEAD
-CONF
-unbound-checkconf "$dir/unbound.conf" >/dev/null || die "unbound-checkconf rejects the config"
-unbound -d -c "$dir/unbound.conf" >"$dir/stdout.log" 2>&1 &
-UB_PID=$!
-track "$UB_PID"
-AUTHD_LOG[unbound]="$dir/unbound.log"
-wait_soa "$UB_PID" "$RPORT" "$ZONE4" || die "unbound did not answer for $ZONE4"
-log "unbound ready (pid $UB_PID) on 127.0.0.1@$RPORT, stubs to 127.0.0.1@$AUTH"
+unbound_start "$AUTH"
 
-PORT=$RPORT
+PORT=$UB_PORT
 # rq ARGS...: a recursive query through unbound
 rq() { dq +rec +time=5 "$@"; }
 R4='\.20\.10\.in-addr\.arpa\.'
@@ -118,8 +64,6 @@ rq -x 10.20.0.1
 expect "second lookup served from unbound's cache" status NOERROR answer "PTR gw\.example\.net\.$"
 
 authd_alive authd || die "backscope-authd exited"
-kill -TERM "$UB_PID"
-wait "$UB_PID" 2>/dev/null
-untrack "$UB_PID"
+unbound_stop
 authd_stop authd
 finish

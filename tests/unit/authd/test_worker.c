@@ -431,6 +431,36 @@ static void tcp_thread(void *arg)
 	uv_run(&t->loop, UV_RUN_DEFAULT);
 }
 
+/* Serve TCP with @tc on 127.0.0.1, an ephemeral port (*@bound), from @f's
+ * table and capture, on @t's loop in its own thread. */
+static void tcp_fixture_start(struct tcp_fixture *t, struct fixture *f, const struct tcp_conf *tc,
+			      struct bsc_sockaddr *bound)
+{
+	memset(t, 0, sizeof *t);
+	assert_int_equal(uv_loop_init(&t->loop), 0);
+	struct capture_worker *cw = capture_worker_get(f->cap, 1);
+	assert_int_equal(tcp_server_new(&t->ts, &t->loop, tc, &f->sh, cw), 0);
+	struct bsc_sockaddr want;
+	assert_int_equal(sockaddr_parse(&want, "127.0.0.1@0", 53), 0);
+	int lfd = -1;
+	assert_int_equal(tcp_socket_open(&want, &lfd, bound), 0);
+	assert_int_equal(tcp_server_listen(t->ts, lfd), 0);
+	assert_int_equal(uv_async_init(&t->loop, &t->stop, on_tcp_stop), 0);
+	t->stop.data = t;
+	assert_int_equal(uv_thread_create(&t->thread, tcp_thread, t), 0);
+}
+
+/* Stop the server thread, close its loop and collect its counters into *@s
+ * (the server itself is still to be freed). */
+static void tcp_fixture_stop(struct tcp_fixture *t, struct stats *s)
+{
+	uv_async_send(&t->stop);
+	uv_thread_join(&t->thread);
+	assert_int_equal(uv_loop_close(&t->loop), 0);
+	memset(s, 0, sizeof *s);
+	stats_collect(tcp_server_stats(t->ts), s);
+}
+
 static bool read_full(int fd, uint8_t *buf, size_t n)
 {
 	size_t got = 0;
@@ -452,19 +482,9 @@ static void test_tcp_pipeline_and_idle(void **state)
 	(void)state;
 
 	fixture_start(&f); /* for the zone table, shared state and capture */
-	memset(&t, 0, sizeof t);
-	assert_int_equal(uv_loop_init(&t.loop), 0);
 	struct tcp_conf tc = { .max_clients = 4, .idle_ms = 200, .max_pipeline = 1 };
-	assert_int_equal(tcp_server_new(&t.ts, &t.loop, &tc, &f.sh, capture_worker_get(f.cap, 1)),
-			 0);
-	struct bsc_sockaddr want, bound;
-	assert_int_equal(sockaddr_parse(&want, "127.0.0.1@0", 53), 0);
-	int lfd = -1;
-	assert_int_equal(tcp_socket_open(&want, &lfd, &bound), 0);
-	assert_int_equal(tcp_server_listen(t.ts, lfd), 0);
-	assert_int_equal(uv_async_init(&t.loop, &t.stop, on_tcp_stop), 0);
-	t.stop.data = &t;
-	assert_int_equal(uv_thread_create(&t.thread, tcp_thread, &t), 0);
+	struct bsc_sockaddr bound;
+	tcp_fixture_start(&t, &f, &tc, &bound);
 
 	/* Two queries in one segment; the pipeline cap of 1 makes the server
 	 * pause reading between them, and both must still be answered. */
@@ -506,12 +526,8 @@ static void test_tcp_pipeline_and_idle(void **state)
 	assert_true(waited < WAIT_MS);
 	close(idle);
 
-	uv_async_send(&t.stop);
-	uv_thread_join(&t.thread);
-	assert_int_equal(uv_loop_close(&t.loop), 0);
 	struct stats s;
-	memset(&s, 0, sizeof s);
-	stats_collect(tcp_server_stats(t.ts), &s);
+	tcp_fixture_stop(&t, &s);
 	assert_int_equal(s.v[STATS_QUERIES], 2);
 	assert_int_equal(s.v[STATS_TCP], 2);
 	assert_int_equal(s.v[STATS_REPLIES], 2);
@@ -528,19 +544,9 @@ static void test_tcp_connection_cap(void **state)
 	(void)state;
 
 	fixture_start(&f);
-	memset(&t, 0, sizeof t);
-	assert_int_equal(uv_loop_init(&t.loop), 0);
 	struct tcp_conf tc = { .max_clients = 1, .idle_ms = 5000, .max_pipeline = 4 };
-	assert_int_equal(tcp_server_new(&t.ts, &t.loop, &tc, &f.sh, capture_worker_get(f.cap, 1)),
-			 0);
-	struct bsc_sockaddr want, bound;
-	assert_int_equal(sockaddr_parse(&want, "127.0.0.1@0", 53), 0);
-	int lfd = -1;
-	assert_int_equal(tcp_socket_open(&want, &lfd, &bound), 0);
-	assert_int_equal(tcp_server_listen(t.ts, lfd), 0);
-	assert_int_equal(uv_async_init(&t.loop, &t.stop, on_tcp_stop), 0);
-	t.stop.data = &t;
-	assert_int_equal(uv_thread_create(&t.thread, tcp_thread, &t), 0);
+	struct bsc_sockaddr bound;
+	tcp_fixture_start(&t, &f, &tc, &bound);
 
 	int first = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_int_equal(connect(first, &bound.u.sa, bound.len), 0);
@@ -561,12 +567,8 @@ static void test_tcp_connection_cap(void **state)
 	close(second);
 	close(first);
 
-	uv_async_send(&t.stop);
-	uv_thread_join(&t.thread);
-	assert_int_equal(uv_loop_close(&t.loop), 0);
 	struct stats s;
-	memset(&s, 0, sizeof s);
-	stats_collect(tcp_server_stats(t.ts), &s);
+	tcp_fixture_stop(&t, &s);
 	assert_int_equal(s.v[STATS_TCP_REFUSED], 1);
 	assert_int_equal(s.v[STATS_REPLIES], 1);
 	tcp_server_free(t.ts);

@@ -6,8 +6,11 @@ CLI itself fails.
 
   truth CLI DB TRUTH.json   top --json and originator --json of every
                             originator equal the truth of capture_load.py
-                            exact: queries and distinct queriers per
-                            originator, queries per querier
+                            exact (or a plain {originator: {querier:
+                            queries}}, as cli_lib.sh's check_aggregates
+                            gives): queries and distinct queriers per
+                            originator, queries per querier; the buckets
+                            add up; an empty truth is a difference
   same CLI DB_A DB_B        the two stores hold the same aggregates: the
                             same originators with the same queries and
                             distinct queriers, the same queriers with the
@@ -41,9 +44,11 @@ def queriers(cli, db, orig):
 
 def cmd_truth(cli, db, truthf):
     truth = json.load(open(truthf))
-    exp = truth["expected"]
+    exp = truth["expected"] if "expected" in truth else truth
     got = top(cli, db)
     errs = []
+    if not exp:
+        errs.append("the truth is empty: nothing was checked")
     if set(got) != set(exp):
         errs.append("originators differ: missing %s, extra %s" %
                     (sorted(set(exp) - set(got))[:10], sorted(set(got) - set(exp))[:10]))
@@ -60,6 +65,8 @@ def cmd_truth(cli, db, truthf):
             errs.append("%s: per querier (stored, sent) differ: %s" % (o, dict(list(diff.items())[:5])))
         if d["queries"] != sum(qs.values()) or d["queriers"] != len(qs):
             errs.append("%s: originator says %d/%d" % (o, d["queries"], d["queriers"]))
+        if sum(b["queries"] for b in d["buckets"]) != d["queries"]:
+            errs.append("%s: bucket queries do not add up" % o)
     print("\n".join(errs[:20]))
 
 
