@@ -336,9 +336,12 @@ static inline bool addr16_eq(const uint8_t *a, const uint8_t *b)
 	return ((a0 ^ b0) | (a1 ^ b1)) == 0;
 }
 
-static inline uint64_t hash_pair(const struct agg *a, uint32_t o, uint32_t q)
+/* The pair's slot hash comes from the hashes of its two addresses, not
+ * from their table indexes, so that agg_add_batch can prefetch the slot
+ * before the originator or the querier is even in the table. */
+static inline uint64_t hash_pair(const struct agg *a, uint64_t ho, uint64_t hq)
 {
-	return mix64(((uint64_t)o << 32 | q) ^ a->seed[2]);
+	return mix64(ho ^ (hq << 29 | hq >> 35) ^ a->seed[2]);
 }
 
 static void seed_init(struct agg *a)
@@ -722,7 +725,11 @@ static bool pairs_grow(struct agg *a, struct agg_bucket *b)
 		const struct agg_pair *p = &b->pairs[i];
 		if (p->orig == PAIR_EMPTY)
 			continue;
-		size_t j = hash_pair(a, p->orig, p->querier) & mask;
+		const struct agg_orig *o = &b->origs[p->orig];
+		const struct agg_querier *q = &a->qs[p->querier];
+		uint64_t h = hash_pair(a, hash_addr(a, o->addr, o->family),
+				       hash_addr(a, q->addr, q->family));
+		size_t j = h & mask;
 		while (np[j].orig != PAIR_EMPTY)
 			j = (j + 1) & mask;
 		np[j] = *p;
@@ -736,9 +743,10 @@ static bool pairs_grow(struct agg *a, struct agg_bucket *b)
 
 /* The pair slot of (o, q) in bucket @b: the existing one, or a free one to
  * fill.  NULL when a new pair does not fit. */
-static struct agg_pair *pair_slot(struct agg *a, struct agg_bucket *b, uint32_t o, uint32_t q)
+static struct agg_pair *pair_slot(struct agg *a, struct agg_bucket *b, uint32_t o, uint32_t q,
+				  uint64_t ho, uint64_t hq)
 {
-	uint64_t h = hash_pair(a, o, q);
+	uint64_t h = hash_pair(a, ho, hq);
 
 	for (;;) {
 		size_t mask = b->pair_slots - 1;
@@ -792,7 +800,7 @@ static int add_ptr(struct agg *a, struct agg_bucket *b, const struct query_event
 	int64_t qi = querier_get(a, &ev->querier, hq);
 	if (qi < 0)
 		return BSC_ENOSPC;
-	struct agg_pair *p = pair_slot(a, b, (uint32_t)oi, (uint32_t)qi);
+	struct agg_pair *p = pair_slot(a, b, (uint32_t)oi, (uint32_t)qi, ho, hq);
 	if (!p)
 		return BSC_ENOSPC;
 
@@ -903,8 +911,8 @@ int agg_add(struct agg *a, const struct query_event *ev)
 }
 
 /* Up to RUN events: hash them all and prefetch the first slot of each
- * lookup; then the entries those slots name and the pair slot they point
- * to; then add them in order, the memory they need mostly in cache.  The
+ * lookup (originator, querier, pair); then the originator entries those
+ * slots name; then add them in order, the memory they need mostly in cache.  The
  * prefetches are hints: the adds look everything up again.  *done gets the
  * events added.  Returns 0 or BSC_ENOSPC. */
 static int add_run(struct agg *a, const struct query_event *ev, size_t n, size_t *done)
@@ -915,6 +923,7 @@ static int add_run(struct agg *a, const struct query_event *ev, size_t n, size_t
 	struct agg_bucket *b = a->cur_len_ns ? &a->bk[a->cur] : NULL;
 	bool have = b && b->oslots && a->qslots;
 	size_t omask = have ? 2 * b->origs_cap - 1 : 0, qmask = have ? 2 * a->qs_cap - 1 : 0;
+	size_t pmask = have ? b->pair_slots - 1 : 0;
 
 	for (size_t i = 0; i < n; i++) {
 		const struct query_event *e = &ev[i];
@@ -929,21 +938,16 @@ static int add_run(struct agg *a, const struct query_event *ev, size_t n, size_t
 			near[i] = true;
 			__builtin_prefetch(&b->oslots[ho[i] & omask]);
 			__builtin_prefetch(&a->qslots[hq[i] & qmask]);
+			__builtin_prefetch(&b->pairs[hash_pair(a, ho[i], hq[i]) & pmask], 1);
 		}
 	}
 	if (have) {
-		size_t pmask = b->pair_slots - 1;
 		for (size_t i = 0; i < n; i++) {
 			if (!near[i])
 				continue;
-			uint64_t so = b->oslots[ho[i] & omask], sq = a->qslots[hq[i] & qmask];
-			if (!so || (so & TAG_MASK) != (ho[i] & TAG_MASK))
-				continue;
-			__builtin_prefetch(&b->origs[(uint32_t)so - 1], 1);
-			if (!sq || (sq & TAG_MASK) != (hq[i] & TAG_MASK))
-				continue;
-			uint64_t hp = hash_pair(a, (uint32_t)so - 1, (uint32_t)sq - 1);
-			__builtin_prefetch(&b->pairs[hp & pmask], 1);
+			uint64_t so = b->oslots[ho[i] & omask];
+			if (so && (so & TAG_MASK) == (ho[i] & TAG_MASK))
+				__builtin_prefetch(&b->origs[(uint32_t)so - 1], 1);
 		}
 	}
 	for (size_t i = 0; i < n; i++) {
