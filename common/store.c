@@ -35,15 +35,20 @@ static const char *const db_names[STORE_DB_COUNT] = {
 	[STORE_DB_DETECTLOG] = "detectlog",
 };
 
+/* A write cursor of the flush batch and what is known about its keys. */
+struct batch_cursor {
+	MDB_cursor *c;
+	uint8_t last[STORE_KEY_MAX];    /* greatest key of the DB: keys above it */
+	size_t last_len;                /* are new and go in with MDB_APPEND */
+	uint8_t at[STORE_KEY_MAX];      /* the key the cursor sits on (at_len 0: */
+	size_t at_len;                  /* not known) */
+};
+
 struct store_batch {
 	struct store *s;
 	MDB_txn *txn;
-	MDB_cursor *co, *cq;
+	struct batch_cursor o, q;       /* orig, origq */
 	int failed;                     /* first error; the txn is dead after it */
-	uint8_t o_last[STORE_KEY_MAX];  /* greatest key of orig / origq: keys above */
-	size_t o_last_len;              /* it are new and go in with MDB_APPEND */
-	uint8_t q_last[STORE_KEY_MAX];
-	size_t q_last_len;
 };
 
 struct store {
@@ -730,13 +735,13 @@ int store_batch_begin(struct store *s, struct store_batch **out)
 	int rc = bsc_err_mdb(mdb_txn_begin(s->env, NULL, 0, &b->txn));
 	if (rc < 0)
 		return rc;
-	rc = bsc_err_mdb(mdb_cursor_open(b->txn, s->dbi[STORE_DB_ORIG], &b->co));
+	rc = bsc_err_mdb(mdb_cursor_open(b->txn, s->dbi[STORE_DB_ORIG], &b->o.c));
 	if (rc == 0)
-		rc = bsc_err_mdb(mdb_cursor_open(b->txn, s->dbi[STORE_DB_ORIGQ], &b->cq));
+		rc = bsc_err_mdb(mdb_cursor_open(b->txn, s->dbi[STORE_DB_ORIGQ], &b->q.c));
 	if (rc == 0)
-		rc = last_key(b->co, b->o_last, &b->o_last_len);
+		rc = last_key(b->o.c, b->o.last, &b->o.last_len);
 	if (rc == 0)
-		rc = last_key(b->cq, b->q_last, &b->q_last_len);
+		rc = last_key(b->q.c, b->q.last, &b->q.last_len);
 	if (rc < 0) {
 		mdb_txn_abort(b->txn); /* closes the cursors */
 		return rc;
@@ -753,37 +758,78 @@ static int batch_fail(struct store_batch *b, int rc)
 	return rc;
 }
 
+#define CURSOR_NEAR_STEPS 8
+
+/* Look for @key among the few rows after the cursor's: a flush writes a
+ * bucket's keys in ascending order and, once the bucket is stored, most of
+ * them are already there, one or two rows apart.  Stepping along the leaf
+ * page is far cheaper than a search from the root.  Returns 1 with the
+ * cursor on @key and *@d its value; 0 when @key is known to be absent (the
+ * cursor passed it); -1 when stepping did not tell (position not known,
+ * behind @key, or too far from it). */
+static int cursor_near(struct batch_cursor *bc, const uint8_t *key, size_t klen, MDB_val *d)
+{
+	MDB_val ck;
+
+	if (!bc->at_len || key_cmp(bc->at, bc->at_len, key, klen) >= 0)
+		return -1;
+	bc->at_len = 0;
+	for (int i = 0; i < CURSOR_NEAR_STEPS; i++) {
+		if (mdb_cursor_get(bc->c, &ck, d, MDB_NEXT) != 0)
+			return -1;
+		int cmp = key_cmp(ck.mv_data, ck.mv_size, key, klen);
+		if (cmp == 0)
+			return 1;
+		if (cmp > 0)
+			return 0;
+	}
+	return -1;
+}
+
+static void cursor_at(struct batch_cursor *bc, const uint8_t *key, size_t klen)
+{
+	memcpy(bc->at, key, klen);
+	bc->at_len = klen;
+}
+
 /* Merge @val (encoded record of @vlen bytes) under @key in the DB of cursor
- * @c.  @merge decodes the existing value, adds @add and re-encodes into
+ * @bc.  @merge decodes the existing value, adds @add and re-encodes into
  * @val.  *created tells whether the key was new. */
 typedef int (*merge_fn)(const MDB_val *old, const void *add, uint64_t bucket_s, uint8_t *out);
 
-static int batch_merge(struct store_batch *b, MDB_cursor *c, uint8_t *last, size_t *last_len,
-		       const uint8_t *key, size_t klen, uint8_t *val, size_t vlen,
-		       merge_fn merge, const void *add, uint64_t bucket_s, bool *created)
+static int batch_merge(struct store_batch *b, struct batch_cursor *bc, const uint8_t *key,
+		       size_t klen, uint8_t *val, size_t vlen, merge_fn merge, const void *add,
+		       uint64_t bucket_s, bool *created)
 {
 	MDB_val k = { klen, (void *)key }, d = { vlen, val };
 	int mrc;
 
 	if (b->failed)
 		return b->failed;
-	if (key_cmp(key, klen, last, *last_len) > 0) {
+	if (key_cmp(key, klen, bc->last, bc->last_len) > 0) {
 		/* Above every stored key: new, appended (full pages). */
-		mrc = mdb_cursor_put(c, &k, &d, MDB_APPEND);
+		mrc = mdb_cursor_put(bc->c, &k, &d, MDB_APPEND);
 		if (mrc)
 			return batch_fail(b, bsc_err_mdb(mrc));
-		memcpy(last, key, klen);
-		*last_len = klen;
+		memcpy(bc->last, key, klen);
+		bc->last_len = klen;
+		cursor_at(bc, key, klen);
 		*created = true;
 		return 0;
 	}
-	mrc = mdb_cursor_put(c, &k, &d, MDB_NOOVERWRITE);
-	if (mrc == 0) {
-		*created = true;
-		return 0;
+	if (cursor_near(bc, key, klen, &d) <= 0) {
+		/* Not found by stepping, or known to be new. */
+		d.mv_size = vlen;
+		d.mv_data = val;
+		mrc = mdb_cursor_put(bc->c, &k, &d, MDB_NOOVERWRITE);
+		if (mrc == 0) {
+			cursor_at(bc, key, klen);
+			*created = true;
+			return 0;
+		}
+		if (mrc != MDB_KEYEXIST)
+			return batch_fail(b, bsc_err_mdb(mrc));
 	}
-	if (mrc != MDB_KEYEXIST)
-		return batch_fail(b, bsc_err_mdb(mrc));
 	/* d now points at the stored value; the cursor sits on it. */
 	uint8_t nv[AGG_ORIG_LEN > AGG_ORIGQ_LEN ? AGG_ORIG_LEN : AGG_ORIGQ_LEN];
 	int rc = merge(&d, add, bucket_s, nv);
@@ -793,9 +839,10 @@ static int batch_merge(struct store_batch *b, MDB_cursor *c, uint8_t *last, size
 		return batch_fail(b, rc);
 	}
 	MDB_val nd = { vlen, nv };
-	mrc = mdb_cursor_put(c, &k, &nd, MDB_CURRENT);
+	mrc = mdb_cursor_put(bc->c, &k, &nd, MDB_CURRENT);
 	if (mrc)
 		return batch_fail(b, bsc_err_mdb(mrc));
+	cursor_at(bc, key, klen);
 	*created = false;
 	return 0;
 }
@@ -833,8 +880,8 @@ int store_batch_origq(struct store_batch *b, uint64_t bucket_s, const struct bsc
 	if (!klen)
 		return BSC_EINVAL;
 	agg_origq_encode(add, bucket_s, val);
-	return batch_merge(b, b->cq, b->q_last, &b->q_last_len, key, klen, val, sizeof val,
-			   merge_origq, add, bucket_s, created);
+	return batch_merge(b, &b->q, key, klen, val, sizeof val, merge_origq, add, bucket_s,
+			   created);
 }
 
 int store_batch_orig(struct store_batch *b, uint64_t bucket_s, const struct bsc_addr *orig,
@@ -847,8 +894,8 @@ int store_batch_orig(struct store_batch *b, uint64_t bucket_s, const struct bsc_
 	if (!klen)
 		return BSC_EINVAL;
 	agg_orig_encode(add, val);
-	return batch_merge(b, b->co, b->o_last, &b->o_last_len, key, klen, val, sizeof val,
-			   merge_orig, add, bucket_s, &created);
+	return batch_merge(b, &b->o, key, klen, val, sizeof val, merge_orig, add, bucket_s,
+			   &created);
 }
 
 int store_batch_bucket(struct store_batch *b, uint64_t bucket_s, const struct agg_bucket_rec *add)
