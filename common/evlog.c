@@ -163,7 +163,8 @@ static inline bool host_bits_zero(const uint8_t *b, size_t n, unsigned prefix)
 
 /* Family byte, [prefix byte], address bytes of @a, with the bits beyond the
  * prefix cleared so that the reader's checks hold. */
-static size_t put_addr(uint8_t *b, const struct bsc_addr *a, bool with_prefix)
+static inline __attribute__((always_inline)) size_t put_addr(uint8_t *b, const struct bsc_addr *a,
+								bool with_prefix)
 {
 	size_t p = 0;
 	uint8_t fb = fam_byte(a->family);
@@ -653,8 +654,20 @@ int evlog_tick(struct evlog_writer *w, uint64_t now_ns)
 int evlog_append(struct evlog_writer *w, const struct query_event *ev)
 {
 	uint8_t rec[EVLOG_REC_MAX];
-	size_t n = evlog_encode(ev, rec);
 	int rc = 0;
+
+	/* Most records are encoded in place, at the end of the buffer of a
+	 * segment that has room for them. */
+	if (w->fd >= 0 && w->cap - w->len >= EVLOG_REC_MAX) {
+		size_t n = evlog_encode(ev, w->buf + w->len);
+		if (w->file_off + w->len + n + EVLOG_FOOTER_LEN <= w->max_bytes ||
+		    w->seg_events + w->buf_events == 0) {
+			w->len += n;
+			w->buf_events++;
+			return 0;
+		}
+	}
+	size_t n = evlog_encode(ev, rec);
 
 	/* The writer keeps no clock of its own: a segment opened here is named
 	 * by the event's time (never earlier than the previous segment). */
