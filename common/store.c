@@ -758,12 +758,15 @@ static int batch_fail(struct store_batch *b, int rc)
 	return rc;
 }
 
-#define CURSOR_NEAR_STEPS 8
+#define CURSOR_NEAR_STEPS 1
 
-/* Look for @key among the few rows after the cursor's: a flush writes a
- * bucket's keys in ascending order and, once the bucket is stored, most of
- * them are already there, one or two rows apart.  Stepping along the leaf
- * page is far cheaper than a search from the root.  Returns 1 with the
+/* Look for @key in the row after the cursor's: a flush writes a bucket's
+ * keys in ascending order and, once the bucket is stored and its
+ * originators come back every second, most of them are already there, next
+ * to each other.  A step along the leaf page is far cheaper than a search
+ * from the root; more steps cost more than they save when the flush touches
+ * only some of the stored rows (CURSOR_NEAR_STEPS, measured with
+ * tests/bench/bench_capture).  Returns 1 with the
  * cursor on @key and *@d its value; 0 when @key is known to be absent (the
  * cursor passed it); -1 when stepping did not tell (position not known,
  * behind @key, or too far from it). */

@@ -83,8 +83,8 @@ static void event_make(struct query_event *ev, uint64_t t_ns, uint32_t host, uin
 }
 
 /* Kept out of line so that callgrind can collect them by name. */
-__attribute__((noinline)) int bench_add(struct agg *a, struct evlog_writer *lw,
-					const struct query_event *evs, size_t n)
+static __attribute__((noinline)) int bench_add(struct agg *a, struct evlog_writer *lw,
+					       const struct query_event *evs, size_t n)
 {
 	if (lw) {
 		for (size_t i = 0; i < n; i++) {
@@ -98,8 +98,8 @@ __attribute__((noinline)) int bench_add(struct agg *a, struct evlog_writer *lw,
 	return rc < 0 ? rc : added == n ? 0 : BSC_ENOSPC;
 }
 
-__attribute__((noinline)) int bench_flush(struct agg *a, struct store *s,
-					  struct evlog_writer *lw, uint64_t t_ns)
+static __attribute__((noinline)) int bench_flush(struct agg *a, struct store *s,
+						 struct evlog_writer *lw, uint64_t t_ns)
 {
 	int rc = lw ? evlog_tick(lw, t_ns) : 0;
 	return rc ? rc : agg_flush(a, s, NULL);
