@@ -1,8 +1,10 @@
 /* tools/cmd_darknet.c — `backscope darknet label`: darknet captures through
  * tools/darknet_pcap.c into the labeler (detector/darknet.h), one label per
- * source and window as a table or a JSON array, optionally into the store.
+ * source and window as a table or a JSON array, optionally into the store;
+ * `backscope darknet labels`: the labels of the store read back, filtered.
  *
- * Main thread; with --store the store is opened read-write (one writer). */
+ * Main thread; label --store opens the store read-write (one writer),
+ * labels opens it read-only. */
 #include <getopt.h>
 #include <inttypes.h>
 #include <string.h>
@@ -14,6 +16,7 @@
 #include "detector/darknet.h"
 #include "tools/cmds.h"
 #include "tools/darknet_pcap.h"
+#include "tools/labelout.h"
 
 #define DN_PREFIXES_MAX 64
 #define DN_WINDOW_DEFAULT_S 3600u
@@ -55,77 +58,14 @@ static uint64_t dn_size(const struct bsc_addr *p, size_t n)
 	return sum;
 }
 
-static json_object *dn_json(const struct dn_records *rs)
+/* The records as stored labels (bucket left 0). */
+static struct store_label *dn_to_labels(const struct dn_records *rs, uint64_t window_s)
 {
-	json_object *arr = json_object_new_array();
-	for (size_t i = 0; arr && i < rs->n; i++) {
-		const struct dk_record *r = &rs->r[i];
-		char t[CLI_TIME_LEN];
-		json_object *o = json_object_new_object();
-		json_object *ports = json_object_new_array();
-		if (!o || !ports) {
-			json_object_put(o);
-			json_object_put(ports);
-			json_object_put(arr);
-			return NULL;
-		}
-		cli_json_addr(o, "source", &r->source);
-		cli_json_str(o, "window_start",
-			     cli_time_format(r->window_start_ns, false, t, sizeof t));
-		cli_json_str(o, "class", darknet_class_name(r->cls));
-		cli_json_str(o, "size", darknet_size_name(r->size));
-		cli_json_str(o, "protocol", darknet_proto_name(r->protocol));
-		for (uint8_t k = 0; k < r->nports && k < DK_RECORD_PORTS; k++)
-			json_object_array_add(ports, json_object_new_int(r->ports[k]));
-		json_object_object_add(o, "ports", ports);
-		cli_json_u64(o, "packets", r->packets);
-		cli_json_u64(o, "destinations", r->destinations);
-		cli_json_str(o, "tool", fingerprint_tool_name(r->tool));
-		cli_json_str(o, "service", darknet_service_name(r->service));
-		json_object_array_add(arr, o);
-	}
-	return arr;
-}
+	struct store_label *l = mem_calloc(rs->n ? rs->n : 1, sizeof *l);
 
-static void dn_table(const struct cli_global *g, const struct dn_records *rs)
-{
-	static const char *const hdr[] = { "source", "window start", "class", "size",
-					   "protocol", "ports", "packets", "destinations",
-					   "tool", "service" };
-	static const enum cli_align align[] = { CLI_LEFT, CLI_LEFT, CLI_LEFT, CLI_LEFT,
-						CLI_LEFT, CLI_LEFT, CLI_RIGHT, CLI_RIGHT,
-						CLI_LEFT, CLI_LEFT };
-	char a[ADDR_STRLEN], t[CLI_TIME_LEN], ports[64];
-	struct cli_table *tb = cli_table_new(10, hdr, align);
-
-	if (!tb)
-		return;
-	for (size_t i = 0; i < rs->n; i++) {
-		const struct dk_record *r = &rs->r[i];
-		const char *sz = darknet_size_name(r->size);
-		const char *tool = fingerprint_tool_name(r->tool);
-		const char *svc = darknet_service_name(r->service);
-		size_t pos = 0;
-		ports[0] = '\0';
-		for (uint8_t k = 0; k < r->nports && k < DK_RECORD_PORTS; k++)
-			pos += (size_t)snprintf(ports + pos, sizeof ports - pos, "%s%u",
-						k ? "," : "", r->ports[k]);
-		cli_table_add(tb, cli_addr_format(&r->source, a, sizeof a));
-		cli_table_add(tb, cli_time_format(r->window_start_ns, false, t, sizeof t));
-		cli_table_add(tb, darknet_class_name(r->cls));
-		cli_table_add(tb, sz ? sz : "-");
-		cli_table_add(tb, darknet_proto_name(r->protocol));
-		cli_table_add(tb, pos ? ports : "-");
-		cli_table_add_u64(tb, r->packets);
-		cli_table_add_u64(tb, r->destinations);
-		cli_table_add(tb, tool ? tool : "-");
-		cli_table_add(tb, svc ? svc : "-");
-	}
-	if (rs->n)
-		cli_table_print(tb, g->out);
-	else
-		fprintf(g->out, "(no packet to the darknet)\n");
-	cli_table_free(tb);
+	for (size_t i = 0; l && i < rs->n; i++)
+		labelout_from_record(&l[i], &rs->r[i], window_s);
+	return l;
 }
 
 /* Read one capture into @dk.  Returns 0, or CLI_EXIT_ERR after printing the
@@ -161,10 +101,12 @@ static int dn_read(const struct cli_global *g, struct darknet *dk, const char *p
 
 /* Write the labels into the store's label DB: one transaction, the map
  * grown when full.  Each window must cover whole buckets of the store. */
-static int dn_store(const struct cli_global *g, const struct dn_records *rs, uint64_t window_s)
+/* Write the labels into the store's label DB: one transaction, the map
+ * grown when full.  Each window must cover whole buckets of the store. */
+static int dn_store(const struct cli_global *g, struct store_label *l, size_t n,
+		    uint64_t window_s)
 {
 	struct store_opts so = { .map_max = DN_MAP_MAX };
-	struct store_label *l = NULL;
 	struct store *s = NULL;
 	char dir[4096];
 	int rc = cli_store_dir(g, dir, sizeof dir);
@@ -182,38 +124,19 @@ static int dn_store(const struct cli_global *g, const struct dn_records *rs, uin
 				     window_s, blen);
 		goto out;
 	}
-	if (rs->n && !(l = mem_calloc(rs->n, sizeof *l))) {
-		rc = cli_error(g, "out of memory for %zu labels", rs->n);
-		goto out;
-	}
-	for (size_t i = 0; i < rs->n; i++) {
-		const struct dk_record *r = &rs->r[i];
-		l[i].bucket_s = bucket_start(r->window_start_ns, blen);
-		l[i].source = r->source;
-		l[i].cls = (uint8_t)r->cls;
-		l[i].size = (uint8_t)r->size;
-		l[i].protocol = (uint8_t)r->protocol;
-		l[i].tool = (uint8_t)r->tool;
-		l[i].service = (uint8_t)r->service;
-		l[i].nports = r->nports < STORE_LABEL_PORTS ? r->nports : STORE_LABEL_PORTS;
-		memcpy(l[i].ports, r->ports, l[i].nports * sizeof l[i].ports[0]);
-		l[i].packets = r->packets;
-		l[i].destinations = r->destinations;
-		l[i].window_start_s = r->window_start_ns / NS_PER_S;
-		l[i].window_len_s = (uint32_t)(window_s > UINT32_MAX ? UINT32_MAX : window_s);
-	}
+	for (size_t i = 0; i < n; i++)
+		l[i].bucket_s = l[i].window_start_s - l[i].window_start_s % blen;
 	for (;;) {
-		rc = store_label_put(s, l, rs->n);
+		rc = store_label_put(s, l, n);
 		if (rc != BSC_ENOSPC || store_grow(s) < 0)
 			break;
 	}
 	if (rc < 0)
-		rc = cli_error(g, "store %s: writing %zu labels: %s", store_path(s), rs->n,
+		rc = cli_error(g, "store %s: writing %zu labels: %s", store_path(s), n,
 			       bsc_strerror(rc));
 	else
-		log_info("darknet: %zu labels written to %s", rs->n, store_path(s));
+		log_info("darknet: %zu labels written to %s", n, store_path(s));
 out:
-	mem_free(l);
 	store_close(s);
 	return rc < 0 ? CLI_EXIT_ERR : rc;
 }
@@ -221,9 +144,11 @@ out:
 static const char dn_help[] =
 	"usage: backscope darknet label PCAP... [--darknet PREFIX]... [--window DUR]\n"
 	"                               [--json] [--store]\n"
+	"       backscope darknet labels [--since TIME] [--until TIME]\n"
+	"                                [--source ADDR|PREFIX] [--class CLASS] [--json]\n"
 	"\n"
-	"Label every source seen in darknet captures (pcap/pcapng; - = stdin) with\n"
-	"the darknet taxonomy: one row per source and window.\n"
+	"label: label every source seen in darknet captures (pcap/pcapng; - = stdin)\n"
+	"with the darknet taxonomy: one row per source and window.\n"
 	"\n"
 	"  --darknet PREFIX  a darknet prefix (198.18.0.0/24, 2001:db8::/48); may be\n"
 	"                    repeated.  Only packets to these destinations count, and\n"
@@ -236,29 +161,204 @@ static const char dn_help[] =
 	"                    the store; the window must be a multiple of its bucket\n"
 	"                    length).  Without --store nothing is written.\n"
 	"\n"
+	"labels: the labels of the store (--db DIR / -c FILE), read-only, in key\n"
+	"order (window, then address), with the fields of 'label --json'.\n"
+	"\n"
+	"  --since TIME      labels whose window ends after TIME (RFC 3339, a date,\n"
+	"                    @SECONDS or now)\n"
+	"  --until TIME      labels whose window starts before TIME\n"
+	"  --source A|P      one source address, or the sources inside a prefix\n"
+	"  --class CLASS     one class: network-scan, port-scan, backscatter,\n"
+	"                    ip-fragment, one-flow, small-syn, small-udp, small-ping,\n"
+	"                    other\n"
+	"  --json            a JSON array (the schema of 'label --json')\n"
+	"\n"
 	"Exit status: 0 ok, 1 a capture could not be read whole (labels of what was\n"
 	"read are still printed) or the store failed, 2 usage error.\n";
 
-static int dn_label(const struct cli_global *g0, int argc, char **argv)
+/* The options of both subcommands (each refuses the other's). */
+struct dn_opts {
+	bool json, store;
+	uint64_t window_s;
+	bool window_set;
+	struct bsc_addr pfx[DN_PREFIXES_MAX];
+	size_t npfx;
+	const char *since, *until, *source, *cls;
+};
+
+static int dn_label(const struct cli_global *g, const struct dn_opts *op, int first, int argc,
+		    char **argv)
+{
+	struct darknet_pcap_stats tot;
+	struct dn_records rs = { 0 };
+	struct store_label *labels = NULL;
+	struct darknet *dk = NULL;
+	struct dk_config cfg;
+	uint64_t window_s = op->window_s;
+	int rc;
+
+	if (op->since || op->until || op->source || op->cls)
+		return cli_usage_error(g, "darknet", "--since, --until, --source and --class "
+				       "belong to 'darknet labels'");
+	if (first >= argc)
+		return cli_usage_error(g, "darknet", "no capture file");
+	memset(&tot, 0, sizeof tot);
+	darknet_config_default(&cfg);
+	cfg.window_ns = window_s * 1000000000ull;
+	cfg.darknet_size = dn_size(op->pfx, op->npfx);
+	cfg.emit = dn_emit;
+	cfg.emit_arg = &rs;
+	if ((rc = darknet_create(&dk, &cfg)) < 0)
+		return cli_error(g, "labeler: %s", bsc_strerror(rc));
+	struct darknet_pcap_opts o = { .prefixes = op->pfx, .nprefixes = op->npfx };
+	rc = CLI_EXIT_OK;
+	for (int i = first; i < argc; i++) {
+		if (dn_read(g, dk, argv[i], &o, &tot) != CLI_EXIT_OK)
+			rc = CLI_EXIT_ERR;
+	}
+	darknet_flush(dk);
+	if (rs.fail || !(labels = dn_to_labels(&rs, window_s))) {
+		rc = cli_error(g, "out of memory for the labels");
+		goto out;
+	}
+	struct dk_counters cnt;
+	darknet_counters(dk, &cnt);
+	if (cnt.dropped_full)
+		cli_warning(g, "%" PRIu64 " packets of new sources dropped: source table full",
+			    cnt.dropped_full);
+	if (tot.truncated || tot.bad_ip || tot.linktype || tot.bad_l4) {
+		char line[256];
+		darknet_pcap_stats_format(&tot, line, sizeof line);
+		cli_warning(g, "damaged or skipped packets: %s", line);
+	}
+	if (op->json) {
+		if (cli_json_print(labelout_json_array(labels, rs.n), g->out) < 0)
+			rc = cli_error(g, "out of memory");
+	} else {
+		labelout_table(g->out, labels, rs.n, "(no packet to the darknet)");
+	}
+	if (op->store) {
+		int src = dn_store(g, labels, rs.n, window_s);
+		if (src != CLI_EXIT_OK)
+			rc = src;
+	}
+out:
+	darknet_destroy(dk);
+	mem_free(labels);
+	mem_free(rs.r);
+	return rc;
+}
+
+/* ---- darknet labels ---- */
+
+struct dn_read_ctx {
+	uint64_t since_s, until_s;       /* 0: no bound */
+	struct bsc_addr source;          /* family 0: any */
+	int cls;                         /* -1: any */
+	struct store_label *v;
+	size_t n, cap;
+};
+
+static int dn_collect(void *arg, const struct store_label *l)
+{
+	struct dn_read_ctx *c = arg;
+	uint64_t end = l->window_start_s + (l->window_len_s ? l->window_len_s : 1);
+
+	if ((c->since_s && end <= c->since_s) || (c->until_s && l->window_start_s >= c->until_s))
+		return 0;
+	if (c->source.family && !addr_in_prefix(&l->source, &c->source))
+		return 0;
+	if (c->cls >= 0 && l->cls != c->cls)
+		return 0;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 256;
+		struct store_label *v = mem_realloc(c->v, cap * sizeof *v);
+		if (!v)
+			return BSC_ENOMEM;
+		c->v = v;
+		c->cap = cap;
+	}
+	c->v[c->n++] = *l;
+	return 0;
+}
+
+static int dn_labels(const struct cli_global *g, const struct dn_opts *op, int first, int argc,
+		     char **argv)
+{
+	struct dn_read_ctx c = { .cls = -1 };
+	struct store *s = NULL;
+	uint64_t now = cli_now_wall_ns() / 1000000000ull;
+	int rc;
+
+	if (op->store || op->window_set || op->npfx)
+		return cli_usage_error(g, "darknet", "--store, --window and --darknet belong to "
+				       "'darknet label'");
+	if (first < argc)
+		return cli_usage_error(g, "darknet", "unexpected argument '%s'", argv[first]);
+	if (op->since && cli_parse_time(op->since, now, &c.since_s) < 0)
+		return cli_usage_error(g, "darknet", "--since %s: not a time", op->since);
+	if (op->until && cli_parse_time(op->until, now, &c.until_s) < 0)
+		return cli_usage_error(g, "darknet", "--until %s: not a time", op->until);
+	if (op->since && op->until && c.since_s >= c.until_s)
+		return cli_usage_error(g, "darknet", "--since must be before --until");
+	if (op->until && c.until_s == 0)
+		return cli_usage_error(g, "darknet", "--until %s: no label can start before it",
+				       op->until);
+	if (op->source && addr_parse(&c.source, op->source, false) < 0 &&
+	    cli_parse_addr(op->source, &c.source) < 0)
+		return cli_usage_error(g, "darknet", "--source %s: not an address or prefix",
+				       op->source);
+	if (op->cls) {
+		for (int i = 0; i < DK_CLASS_COUNT; i++)
+			if (strcmp(op->cls, darknet_class_name((enum dk_class)i)) == 0)
+				c.cls = i;
+		if (c.cls < 0)
+			return cli_usage_error(g, "darknet", "--class %s: not a darknet "
+					       "class (network-scan, port-scan, backscatter, "
+					       "ip-fragment, one-flow, small-syn, small-udp, "
+					       "small-ping, other)", op->cls);
+	}
+	if ((rc = cli_store_open_ro(g, &s)))
+		return rc;
+	/* a label's bucket holds its window start, so the walk can stop at
+	 * --until; windows may reach back, so it starts at the beginning */
+	rc = store_label_walk(s, 0, c.until_s ? c.until_s : UINT64_MAX, dn_collect, &c);
+	if (rc < 0) {
+		rc = cli_error(g, "store %s: reading the labels: %s", store_path(s),
+			       bsc_strerror(rc));
+		goto out;
+	}
+	rc = CLI_EXIT_OK;
+	if (op->json) {
+		if (cli_json_print(labelout_json_array(c.v, c.n), g->out) < 0)
+			rc = cli_error(g, "out of memory");
+	} else {
+		labelout_table(g->out, c.v, c.n, "(no darknet label matches)");
+	}
+out:
+	mem_free(c.v);
+	store_close(s);
+	return rc;
+}
+
+static int dn_run(const struct cli_global *g0, int argc, char **argv)
 {
 	static const struct option longopts[] = { CMD_COMMON_LONGOPTS,
 						  { "json", no_argument, NULL, 'j' },
 						  { "store", no_argument, NULL, 's' },
 						  { "window", required_argument, NULL, 'w' },
 						  { "darknet", required_argument, NULL, 'd' },
+						  { "since", required_argument, NULL, 'S' },
+						  { "until", required_argument, NULL, 'U' },
+						  { "source", required_argument, NULL, 'a' },
+						  { "class", required_argument, NULL, 'k' },
 						  { NULL, 0, NULL, 0 } };
 	struct cli_global g = *g0;
-	struct bsc_addr pfx[DN_PREFIXES_MAX];
-	struct darknet_pcap_stats tot;
-	struct dn_records rs = { 0 };
-	struct darknet *dk = NULL;
-	struct dk_config cfg;
-	uint64_t window_s = DN_WINDOW_DEFAULT_S;
-	size_t npfx = 0;
-	bool json = false, store = false;
-	int opt, rc;
+	struct dn_opts op;
+	int opt;
 
-	memset(&tot, 0, sizeof tot);
+	memset(&op, 0, sizeof op);
+	op.window_s = DN_WINDOW_DEFAULT_S;
 	cmd_getopt_reset();
 	while ((opt = getopt_long(argc, argv, ":c:hjsw:d:", longopts, NULL)) != -1) {
 		int c = cmd_common_opt(&g, opt, optarg);
@@ -268,82 +368,52 @@ static int dn_label(const struct cli_global *g0, int argc, char **argv)
 			continue;
 		switch (opt) {
 		case 'j':
-			json = true;
+			op.json = true;
 			break;
 		case 's':
-			store = true;
+			op.store = true;
 			break;
 		case 'w':
-			if (cli_parse_duration(optarg, &window_s) < 0)
+			if (cli_parse_duration(optarg, &op.window_s) < 0)
 				return cli_usage_error(&g, "darknet", "--window %s: not a duration",
 						       optarg);
+			op.window_set = true;
 			break;
 		case 'd':
-			if (npfx == DN_PREFIXES_MAX)
+			if (op.npfx == DN_PREFIXES_MAX)
 				return cli_usage_error(&g, "darknet", "more than %d --darknet "
 						       "prefixes", DN_PREFIXES_MAX);
-			if (addr_parse(&pfx[npfx], optarg, false) < 0)
+			if (addr_parse(&op.pfx[op.npfx], optarg, false) < 0)
 				return cli_usage_error(&g, "darknet", "--darknet %s: not an "
 						       "address prefix", optarg);
-			npfx++;
+			op.npfx++;
+			break;
+		case 'S':
+			op.since = optarg;
+			break;
+		case 'U':
+			op.until = optarg;
+			break;
+		case 'a':
+			op.source = optarg;
+			break;
+		case 'k':
+			op.cls = optarg;
 			break;
 		default:
 			return cmd_bad_opt(&g, "darknet", opt, argv);
 		}
 	}
-	if (optind >= argc || strcmp(argv[optind], "label") != 0)
-		return cli_usage_error(&g, "darknet", "expected 'label' and capture files");
-	optind++;
-	if (optind >= argc)
-		return cli_usage_error(&g, "darknet", "no capture file");
-	darknet_config_default(&cfg);
-	cfg.window_ns = window_s * 1000000000ull;
-	cfg.darknet_size = dn_size(pfx, npfx);
-	cfg.emit = dn_emit;
-	cfg.emit_arg = &rs;
-	if ((rc = darknet_create(&dk, &cfg)) < 0)
-		return cli_error(&g, "labeler: %s", bsc_strerror(rc));
-	struct darknet_pcap_opts o = { .prefixes = pfx, .nprefixes = npfx };
-	rc = CLI_EXIT_OK;
-	for (int i = optind; i < argc; i++) {
-		if (dn_read(&g, dk, argv[i], &o, &tot) != CLI_EXIT_OK)
-			rc = CLI_EXIT_ERR;
-	}
-	darknet_flush(dk);
-	if (rs.fail) {
-		rc = cli_error(&g, "out of memory for the labels");
-		goto out;
-	}
-	struct dk_counters cnt;
-	darknet_counters(dk, &cnt);
-	if (cnt.dropped_full)
-		cli_warning(&g, "%" PRIu64 " packets of new sources dropped: source table full",
-			    cnt.dropped_full);
-	if (tot.truncated || tot.bad_ip || tot.linktype || tot.bad_l4) {
-		char line[256];
-		darknet_pcap_stats_format(&tot, line, sizeof line);
-		cli_warning(&g, "damaged or skipped packets: %s", line);
-	}
-	if (json) {
-		if (cli_json_print(dn_json(&rs), g.out) < 0)
-			rc = cli_error(&g, "out of memory");
-	} else {
-		dn_table(&g, &rs);
-	}
-	if (store) {
-		int src = dn_store(&g, &rs, window_s);
-		if (src != CLI_EXIT_OK)
-			rc = src;
-	}
-out:
-	darknet_destroy(dk);
-	mem_free(rs.r);
-	return rc;
+	if (optind < argc && strcmp(argv[optind], "label") == 0)
+		return dn_label(&g, &op, optind + 1, argc, argv);
+	if (optind < argc && strcmp(argv[optind], "labels") == 0)
+		return dn_labels(&g, &op, optind + 1, argc, argv);
+	return cli_usage_error(&g, "darknet", "expected 'label' and capture files, or 'labels'");
 }
 
 const struct cli_command cmd_darknet = {
 	.name = "darknet",
-	.summary = "label darknet captures with the darknet taxonomy",
+	.summary = "label darknet captures with the darknet taxonomy; read labels back",
 	.help = dn_help,
-	.run = dn_label,
+	.run = dn_run,
 };

@@ -13,6 +13,7 @@ extern const struct cli_command cmd_top;
 extern const struct cli_command cmd_originator;
 extern const struct cli_command cmd_ingest;
 extern const struct cli_command cmd_darknet;
+extern const struct cli_command cmd_crosscheck;
 
 /** Options every command takes besides its own (the global ones, repeated
  *  after the command name override those before it). */

@@ -15,6 +15,7 @@ static const struct cli_command *const commands[] = {
 	&cmd_originator,
 	&cmd_ingest,
 	&cmd_darknet,
+	&cmd_crosscheck,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
