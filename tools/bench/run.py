@@ -9,14 +9,19 @@ place from a private copy, so nothing of the rig lives in this tree:
      work folder, moves Knot's and NSD's ports to free ones, generates the zones
      and query files (gen_zone.py), compiles limit/limit.c and limit/gen.c;
   2. starts every server pinned to --server-cpu (Knot and NSD through the rig's
-     anchors.sh; backscope-authd and limit directly), 1 UDP worker each;
+     anchors.sh; backscope-authd and limit directly), 1 UDP worker each.
+     `backscope` is backscope-authd as deployed (capture on: event log and LMDB
+     store in WORK/db); `backscope-nocap` is the same binary with the same flags
+     plus `-c WORK/backscope-nocap.conf`, a file holding `[capture] enabled = no`
+     (events only counted) -- the baseline of the capture's cost;
   3. for --runs rounds, for every query mix (ptr-all, mix, ip6) and every load
      (gen = open-loop generator that saturates the server's core; dnsperf), runs
      the load pinned to --load-cpu against each server in turn (round-robin,
      the first server rotating every round, so that drift hits all alike);
   4. logging phase: Knot with mod-dnstap and NSD with dnstap (rig mode `log`)
-     beside backscope (which hands every query to its capture interface), under
-     dnsperf; counts the queries each recorded against the queries sent;
+     beside backscope (capture on, the same process as in the main phase), under
+     each of --log-loads (gen and dnsperf) on --log-mixes; counts the queries
+     each recorded against the queries sent;
   5. stops everything (backscope with SIGTERM: its final stats line gives the
      capture event count), prints a Markdown table and PASS/FAIL lines for the
      targets, and writes all raw runs to a JSON file.
@@ -27,9 +32,27 @@ replies/s / busy share.  With gen the window is the inner part of the run,
 between its first and last per-second report (replies counted over the same
 span); with dnsperf it is the whole dnsperf process (pass -t 1).
 
+For every backscope run the CPU time of each thread group over the same window
+(/proc/PID/task/TID/schedstat, else utime+stime of .../stat; groups by the name
+in .../comm: `bsc-writer`, `bsc-flusher`, the main thread, the UDP workers) is
+divided by the replies of the window: microseconds of CPU per reply, so the
+capture's own cost (writer + flusher, and what the hand-off adds to the workers)
+shows beside the capture-off figures.  Softirq work of the loopback path charged
+to no thread is not in these figures (it is in the busy share).
+
+The capture target of issue 3 in one invocation: backscope with capture on,
+backscope with capture off, Knot DNS (plain, then with mod-dnstap in the logging
+phase) and the limit responder, all on the same core in turn:
+
+  tools/bench/run.py --build /tmp/build-bench --cmake \\
+      --servers backscope,backscope-nocap,knot,limit --mixes ptr-all --loads gen,dnsperf \\
+      --log-mixes ptr-all --log-loads gen,dnsperf --runs 5 --duration 15
+
 Examples:
   tools/bench/run.py --build /tmp/build-bench --cmake            # full: 5 x 15 s
   tools/bench/run.py --servers knot,nsd,limit --runs 1 --duration 5   # quick
+  tools/bench/run.py --build /tmp/build-drv --servers backscope,backscope-nocap,limit \\
+      --mixes ptr-all --loads gen --runs 1 --duration 4   # capture on vs off, quick
 """
 import argparse
 import importlib.util
@@ -52,9 +75,13 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 DEFAULT_RIG = os.path.normpath(os.path.join(REPO, "..", "shared", "bench"))
 MIXES = {"ptr-all": "queries-ptr-all.txt", "mix": "queries-mix.txt", "ip6": "queries-ip6.txt"}
 ZONES = ["10.in-addr.arpa.zone", "8.b.d.0.1.0.0.2.ip6.arpa.zone"]
-ALL_SERVERS = ["backscope", "knot", "nsd", "limit"]
+ALL_SERVERS = ["backscope", "backscope-nocap", "knot", "nsd", "limit"]
+BACKSCOPE_KEYS = ("backscope", "backscope-nocap")
+DEFAULT_PORTS = {"backscope": 5330, "knot": 5331, "nsd": 5332, "limit": 5333,
+                 "backscope-nocap": 5334}
 RIG_PORTS = {"knot": 5301, "nsd": 5302}   # what the rig's anchors.sh and conf/ use
-LABEL = {"backscope": "backscope-authd", "knot": "Knot DNS", "nsd": "NSD", "limit": "limit",
+LABEL = {"backscope": "backscope-authd", "backscope-nocap": "backscope-authd (capture off)",
+         "knot": "Knot DNS", "nsd": "NSD", "limit": "limit",
          "knot-log": "Knot DNS + mod-dnstap", "nsd-log": "NSD + dnstap",
          "backscope-log": "backscope-authd (capture)"}
 
@@ -133,6 +160,67 @@ def proc_ticks(pids):
 
 
 CLK = os.sysconf("SC_CLK_TCK")
+
+# backscope-authd's named threads (pthread_setname_np): comm -> group
+THREAD_GROUPS = {"bsc-writer": "writer", "bsc-flusher": "flusher"}
+THREAD_ORDER = ["workers", "writer", "flusher", "main"]
+
+
+def thread_cpu(pid):
+    """CPU time of one process's threads by group: {group: [ns, utime ticks,
+    stime ticks, threads]}.  ns from /proc/PID/task/TID/schedstat (exact run
+    time), or utime+stime ticks of .../stat when schedstat is missing.  Groups:
+    `writer`/`flusher` by their comm, `main` (TID == PID: signals, TCP, stats),
+    `workers` (the other, unnamed threads: the UDP workers), any other comm as is."""
+    out = {}
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for t in tids:
+        base = f"/proc/{pid}/task/{t}"
+        try:
+            with open(f"{base}/stat") as f:
+                st = f.read()
+            with open(f"{base}/comm") as f:
+                comm = f.read().strip()
+        except OSError:
+            continue            # the thread ended
+        fl = st[st.rindex(")") + 2:].split()
+        ut, stt = int(fl[11]), int(fl[12])
+        try:
+            with open(f"{base}/schedstat") as f:
+                ns = int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            ns = (ut + stt) * 1_000_000_000 // CLK
+        if int(t) == pid:
+            g = "main"
+        elif comm in THREAD_GROUPS:
+            g = THREAD_GROUPS[comm]
+        elif comm.startswith("bsc-"):
+            g = comm[4:]
+        else:
+            g = "workers"
+        v = out.setdefault(g, [0, 0, 0, 0])
+        v[0] += ns
+        v[1] += ut
+        v[2] += stt
+        v[3] += 1
+    return out
+
+
+def thread_delta(a, b, replies, secs):
+    """Per group between two thread_cpu() snapshots: CPU seconds, µs per reply,
+    share of a core, user and system ticks, threads."""
+    res = {}
+    for g in sorted(set(a) | set(b), key=lambda x: (THREAD_ORDER + [x]).index(x)):
+        x, y = a.get(g, [0, 0, 0, 0]), b.get(g, [0, 0, 0, 0])
+        ns = max(0, y[0] - x[0])
+        ut, stt = max(0, y[1] - x[1]), max(0, y[2] - x[2])
+        res[g] = {"cpu_s": ns / 1e9, "us_per_reply": ns / 1e3 / replies if replies else None,
+                  "core_share": ns / 1e9 / secs if secs > 0 else None,
+                  "user_ticks": ut, "sys_ticks": stt, "threads": y[3]}
+    return res
 
 
 def port_free(port):
@@ -215,6 +303,7 @@ def parse_counters(text):
 
 class Server:
     key = ""
+    thread_groups = False       # report CPU time per thread group (backscope)
 
     def __init__(self, ctx, port):
         self.ctx = ctx
@@ -377,7 +466,16 @@ class LimitServer(ProcServer):
 
 
 class BackscopeServer(ProcServer):
-    key = "backscope"
+    """backscope-authd; capture=False: the same flags plus `-c FILE`, a config
+    file with `[capture] enabled = no` (flags override the file, so only the
+    capture differs)."""
+    thread_groups = True
+
+    def __init__(self, ctx, port, capture=True):
+        super().__init__(ctx, port)
+        self.capture = capture
+        self.key = "backscope" if capture else "backscope-nocap"
+        self.db = os.path.join(ctx.work, "db" if capture else "db-nocap")
 
     def is_stats_line(self, line):
         # the answer to SIGUSR1 (notice), not the periodic one (info) nor the final one
@@ -386,13 +484,20 @@ class BackscopeServer(ProcServer):
 
     def start(self):
         c = self.ctx
-        self.outpath = os.path.join(c.out, "backscope-authd.log")
-        rfd, wfd = os.pipe()
-        argv = ["taskset", "-c", str(c.args.server_cpu), c.authd, "-l", f"127.0.0.1@{self.port}"]
+        self.outpath = os.path.join(c.out, "backscope-authd.log" if self.capture
+                                    else "backscope-authd-nocap.log")
+        argv = ["taskset", "-c", str(c.args.server_cpu), c.authd]
+        if not self.capture:
+            conf = os.path.join(c.work, "backscope-nocap.conf")
+            with open(conf, "w") as f:
+                f.write("# backscope-authd without capture (tools/bench/run.py)\n"
+                        "[capture]\nenabled = no\n")
+            argv += ["-c", conf]
+        argv += ["-l", f"127.0.0.1@{self.port}"]
         for z in ZONES:
             argv += ["-z", os.path.join(c.rig, "data", z)]
-        argv += ["-w", str(c.args.workers), "--db", os.path.join(c.work, "db"),
-                 "--ready-fd", str(wfd)]
+        rfd, wfd = os.pipe()
+        argv += ["-w", str(c.args.workers), "--db", self.db, "--ready-fd", str(wfd)]
         c.record(cmdstr(argv))
         out = open(self.outpath, "w")
         try:
@@ -429,8 +534,8 @@ class BackscopeServer(ProcServer):
         for p in self.pids():
             subprocess.run(["taskset", "-a", "-p", "-c", str(c.args.server_cpu), str(p)],
                            capture_output=True)
-        log(f"  backscope-authd started: pid {self.pid} port {self.port} cpus "
-            f"{c.args.server_cpu} ({self.ready_line})")
+        log(f"  backscope-authd (capture {'on' if self.capture else 'off'}) started: pid "
+            f"{self.pid} port {self.port} cpus {c.args.server_cpu} ({self.ready_line})")
 
 
 # ------------------------------------------------------------------ loads
@@ -448,7 +553,10 @@ def run_gen(ctx, srv, mix):
             "-d", os.path.join(ctx.rig, "data", MIXES[mix]), "-l", str(a.duration),
             *shlex.split(a.gen_args), "-S"]
     pids = srv.pids()
-    ticks = []       # (gen t, reply_pps, send_pps, server cpu jiffies, load cpu jiffies, proc ticks, mono)
+    tpid = srv.pid if srv.thread_groups else None
+    # (gen t, reply_pps, send_pps, server cpu jiffies, load cpu jiffies, proc ticks, mono,
+    #  thread groups)
+    ticks = []
     t0 = time.monotonic()
     p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                          stdin=subprocess.DEVNULL)
@@ -456,7 +564,7 @@ def run_gen(ctx, srv, mix):
         for line in p.stderr:
             if line.startswith("gen t="):
                 snap = (cpu_jiffies(a.server_cpu), cpu_jiffies(a.load_cpu), proc_ticks(pids),
-                        time.monotonic())
+                        time.monotonic(), thread_cpu(tpid) if tpid else None)
                 kv = parse_kv(line)
                 ticks.append((kv["t"], kv["reply_pps"], kv["send_pps"]) + snap)
         out = p.stdout.read()
@@ -476,7 +584,8 @@ def run_gen(ctx, srv, mix):
     replies = sum(ticks[i][1] * (ticks[i][0] - ticks[i - 1][0]) for i in range(1, len(ticks)))
     sent = sum(ticks[i][2] * (ticks[i][0] - ticks[i - 1][0]) for i in range(1, len(ticks)))
     mono = last[6] - first[6]
-    return {
+    gsum = parse_kv(summ)
+    res = {
         "cmd": cmdstr(argv),
         "replies_per_s": replies / span,
         "offered_per_s": sent / span,
@@ -486,9 +595,14 @@ def run_gen(ctx, srv, mix):
         "proc_share": (last[5] - first[5]) / CLK / mono if mono > 0 else 0.0,
         "window_s": span,
         "wall_s": wall,
-        "gen": parse_kv(summ),
+        "gen": gsum,
+        "sent": gsum.get("sent", 0),         # every query sent (the logging phase counts them)
+        "completed": gsum.get("recv", 0),
         "per_second": [{"t": t[0], "reply_pps": t[1], "send_pps": t[2]} for t in ticks],
     }
+    if tpid:
+        res["threads"] = thread_delta(first[7], last[7], replies, mono)
+    return res
 
 
 def run_dnsperf(ctx, srv, mix):
@@ -498,18 +612,21 @@ def run_dnsperf(ctx, srv, mix):
             "-d", os.path.join(ctx.rig, "data", MIXES[mix]), "-l", str(a.duration),
             *shlex.split(a.dnsperf_args)]
     pids = srv.pids()
+    tpid = srv.pid if srv.thread_groups else None
+    th0 = thread_cpu(tpid) if tpid else None
     s0, l0, k0, t0 = cpu_jiffies(a.server_cpu), cpu_jiffies(a.load_cpu), proc_ticks(pids), time.monotonic()
     r = subprocess.run(argv, capture_output=True, text=True, timeout=a.duration + 120,
                        stdin=subprocess.DEVNULL)
     s1, l1, k1, t1 = cpu_jiffies(a.server_cpu), cpu_jiffies(a.load_cpu), proc_ticks(pids), time.monotonic()
+    th1 = thread_cpu(tpid) if tpid else None
     out = r.stdout + r.stderr
-    res = ctx.rigmod.parse_dnsperf(out)
-    if r.returncode != 0 or not res["qps"]:
+    pr = ctx.rigmod.parse_dnsperf(out)
+    if r.returncode != 0 or not pr["qps"]:
         raise RunFailed(f"dnsperf failed ({r.returncode}): {cmdstr(argv)}\n{out[-2000:]}")
     m = re.search(r"Run time \(s\):\s+([\d.]+)", out)
-    return {
+    res = {
         "cmd": cmdstr(argv),
-        "replies_per_s": res["qps"],
+        "replies_per_s": pr["qps"],
         "busy": share(s0, s1),
         "irq_share": share(s0, s1, 2),
         "load_busy": share(l0, l1),
@@ -517,9 +634,12 @@ def run_dnsperf(ctx, srv, mix):
         "window_s": t1 - t0,
         "wall_s": t1 - t0,
         "run_time_s": float(m.group(1)) if m else None,
-        "sent": res["sent"], "completed": res["completed"], "lost": res["lost"],
-        "avg_lat_ms": res["avg_lat_ms"], "rcodes": res["rcodes"],
+        "sent": pr["sent"], "completed": pr["completed"], "lost": pr["lost"],
+        "avg_lat_ms": pr["avg_lat_ms"], "rcodes": pr["rcodes"],
     }
+    if tpid:
+        res["threads"] = thread_delta(th0, th1, res["completed"], t1 - t0)
+    return res
 
 
 # ------------------------------------------------------------------ the run
@@ -567,8 +687,9 @@ def setup(ctx):
             raise BenchError(f"{path}: found none of the ports {list(RIG_PORTS.values())} to move")
         with open(path, "w") as f:
             f.write(text)
-    if os.path.isdir(os.path.join(ctx.work, "db")):      # backscope's store of an earlier run
-        shutil.rmtree(os.path.join(ctx.work, "db"))
+    for d in ("db", "db-nocap"):                         # backscope's store of an earlier run
+        if os.path.isdir(os.path.join(ctx.work, d)):
+            shutil.rmtree(os.path.join(ctx.work, d))
     ctx.out = os.path.abspath(a.out or os.path.join(ctx.work, "results"))
     os.makedirs(ctx.out, exist_ok=True)
     log(f"work folder {ctx.work}, results in {ctx.out}")
@@ -595,7 +716,7 @@ def setup(ctx):
 
 
 def build_authd(a):
-    argv1 = ["cmake", "-S", REPO, "-B", a.build, "-DCMAKE_BUILD_TYPE=Release"]
+    argv1 = ["cmake", "-S", REPO, "-B", a.build, f"-DCMAKE_BUILD_TYPE={a.build_type}"]
     argv2 = ["cmake", "--build", a.build, "-j2", "--target", "backscope-authd"]
     for argv in (argv1, argv2):
         log("$ " + cmdstr(argv))
@@ -626,7 +747,7 @@ def environment(ctx):
         "repo_dirty": bool(run_out(["git", "-C", REPO, "status", "--porcelain", "--untracked-files=no"])),
         "loadavg_start": open("/proc/loadavg").read().strip(),
     }
-    if "backscope" in ctx.servers:
+    if any(s in BACKSCOPE_KEYS for s in ctx.servers):
         env["backscope_authd"] = ctx.authd
         env["backscope_version"] = first_line_matching(run_out([ctx.authd, "-V"]), r"\d")
         env["backscope_authd_mtime"] = time.strftime(
@@ -701,6 +822,10 @@ def measure(ctx, srv, mix, load, rnd, phase, key=None):
             cd = row["counters_delta"]
             extra += "".join(f" {k}={cd[k]}" for k in ("queries", "replies", "events", "dropped")
                              if k in cd)
+        if row.get("threads"):
+            extra += " µs/reply " + " ".join(
+                f"{g}={t['us_per_reply']:.3f}" for g, t in row["threads"].items()
+                if t["us_per_reply"] is not None)
         flag = ""
         if row["rejected"]:
             flag = "  REJECTED (foreign load): again"
@@ -755,6 +880,7 @@ def log_phase(ctx, plain, backscope):
             s.start()
             logsrv.append(s)
     sent = {s.key: 0 for s in logsrv}
+    warm_done = {}
     # warm-up under dnsperf (its queries are in the dnstap files too: counted)
     for s in logsrv:
         argv = ["taskset", "-c", str(a.load_cpu), "dnsperf", "-s", "127.0.0.1", "-p", str(s.port),
@@ -762,7 +888,9 @@ def log_phase(ctx, plain, backscope):
                 *shlex.split(a.dnsperf_args)]
         ctx.record(cmdstr(argv))
         r = subprocess.run(argv, capture_output=True, text=True, timeout=a.warmup + 120)
-        sent[s.key] += ctx.rigmod.parse_dnsperf(r.stdout)["sent"]
+        pr = ctx.rigmod.parse_dnsperf(r.stdout)
+        sent[s.key] += pr["sent"]
+        warm_done[s.key] = pr["completed"] or 0
     order = list(logsrv)
     bs_start = None
     if backscope is not None:
@@ -770,9 +898,14 @@ def log_phase(ctx, plain, backscope):
         bs_start = backscope.stats()
     for rnd in range(1, a.runs + 1):
         for mix in ctx.log_mixes:
-            for srv in rotate(order, rnd - 1):
-                measure(ctx, srv, mix, "dnsperf", rnd, "log",
-                        "backscope-log" if srv is backscope else None)
+            for load in ctx.log_loads:
+                for srv in rotate(order, rnd - 1):
+                    measure(ctx, srv, mix, load, rnd, "log",
+                            "backscope-log" if srv is backscope else None)
+    answered = {}
+    for key in [s.key for s in logsrv] + ["backscope-log"]:
+        answered[key] = warm_done.get(key, 0) + sum(r.get("completed", 0) for r in ctx.samples
+                            if r["phase"] == "log" and r["server"] == key)
     for s in logsrv:      # every run sent queries into the log, rejected ones too
         sent[s.key] += sum(r.get("sent", 0) for r in ctx.samples
                            if r["phase"] == "log" and r["server"] == s.key)
@@ -784,8 +917,8 @@ def log_phase(ctx, plain, backscope):
         size = os.path.getsize(tap) if os.path.exists(tap) else 0
         if not a.keep_logs and os.path.exists(tap):
             os.unlink(tap)
-        result.append({"server": s.key, "sent": sent[s.key], "recorded": logged, "log_bytes": size,
-                       "what": "dnstap frames (queries)"})
+        result.append({"server": s.key, "sent": sent[s.key], "answered": answered[s.key],
+                       "recorded": logged, "log_bytes": size, "what": "dnstap frames (queries)"})
         log(f"  log check {s.key}: sent {sent[s.key]:,}, dnstap frames {logged}, {size / 1e6:.1f} MB")
     if backscope is not None:
         time.sleep(a.settle)
@@ -796,7 +929,8 @@ def log_phase(ctx, plain, backscope):
         rec = d.get("capture_events", d.get("events"))
         if rec is not None:
             rec -= d.get("capture_dropped", 0)
-        result.append({"server": "backscope-log", "sent": bsent, "recorded": rec,
+        result.append({"server": "backscope-log", "sent": bsent,
+                       "answered": answered["backscope-log"], "recorded": rec,
                        "events": d.get("events"), "replies": d.get("replies"),
                        "queries": d.get("queries"), "dropped": d.get("dropped"),
                        "what": "capture events (stats delta)"})
@@ -824,8 +958,9 @@ def ratio(v):
     return "–" if v is None else f"{v:.2f}"
 
 
-def summarise(ctx, logres, bs_final):
-    rows = [r for r in ctx.samples if r["phase"] == "main" and not r["rejected"]]
+def group_summary(rows):
+    """Medians per (server, mix, load) of the kept runs, with the thread groups'
+    CPU µs per reply where measured."""
     groups = {}
     for r in rows:
         groups.setdefault((r["server"], r["mix"], r["load"]), []).append(r)
@@ -839,20 +974,49 @@ def summarise(ctx, logres, bs_final):
             "per_core_max": max(r["per_core"] for r in rs),
             "n": len(rs),
         }
+        th = [r["threads"] for r in rs if r.get("threads")]
+        if th:
+            names = sorted({g for t in th for g in t},
+                           key=lambda x: (THREAD_ORDER + [x]).index(x))
+            summary[k]["threads_us_per_reply"] = {
+                g: med([t[g]["us_per_reply"] if g in t else 0.0 for t in th]) for g in names}
+            summary[k]["threads_core_share"] = {
+                g: med([t[g]["core_share"] if g in t else 0.0 for t in th]) for g in names}
+            summary[k]["threads_us_per_reply_all"] = med(
+                [sum(v["us_per_reply"] or 0.0 for v in t.values()) for t in th])
+    return summary
+
+
+def summarise(ctx, logres, bs_final):
+    rows = [r for r in ctx.samples if r["phase"] == "main" and not r["rejected"]]
+    summary = group_summary(rows)
     for (srv, mix, load), s in summary.items():
         kn = summary.get(("knot", mix, load))
         li = summary.get(("limit", mix, load))
+        off = summary.get(("backscope-nocap", mix, load))
         s["x_knot"] = s["per_core"] / kn["per_core"] if kn and kn["per_core"] else None
         s["x_limit"] = s["per_core"] / li["per_core"] if li and li["per_core"] else None
+        s["x_nocap"] = (s["per_core"] / off["per_core"]
+                        if srv == "backscope" and off and off["per_core"] else None)
+    logrows = [r for r in ctx.samples if r["phase"] == "log" and not r["rejected"]]
+    logsum = group_summary(logrows)
+    for (srv, mix, load), s in logsum.items():
+        # backscope without logging is backscope with capture off, when it ran
+        base = summary.get((srv.replace("-log", ""), mix, load))
+        if srv == "backscope-log" and ("backscope-nocap", mix, load) in summary:
+            base = summary[("backscope-nocap", mix, load)]
+        s["x_plain"] = s["per_core"] / base["per_core"] if base and base["per_core"] else None
+    ctx.logsum = logsum
 
     a = ctx.args
     md = []
     md.append(f"Server on CPU {a.server_cpu}, load on CPU {a.load_cpu}, {a.workers} UDP worker(s); "
               f"medians of {a.runs} run(s) × {a.duration} s; gen `{a.gen_args}` (open loop), "
               f"dnsperf `{a.dnsperf_args}`.\n")
+    has_off = any(k[0] == "backscope-nocap" for k in summary)
     md.append("| server | mix | load | replies/s | busy share | replies per busy core "
-              "| min–max per core | × Knot | × limit |")
-    md.append("|---|---|---|---:|---:|---:|---:|---:|---:|")
+              "| min–max per core | × Knot | × limit |" + (" × capture off |" if has_off else ""))
+    md.append("|---|---|---|---:|---:|---:|---:|---:|---:|" + ("---:|" if has_off else ""))
     order = {s: i for i, s in enumerate(ALL_SERVERS)}
     for mix in ctx.mixes:
         for load in ctx.loads:
@@ -863,7 +1027,8 @@ def summarise(ctx, logres, bs_final):
                 md.append(f"| {LABEL.get(srv, srv)} | {mix} | {load} | {kfmt(s['replies_per_s'])} "
                           f"| {pct(s['busy'])} | {kfmt(s['per_core'])} "
                           f"| {kfmt(s['per_core_min'])}–{kfmt(s['per_core_max'])} "
-                          f"| {ratio(s['x_knot'])} | {ratio(s['x_limit'])} |")
+                          f"| {ratio(s['x_knot'])} | {ratio(s['x_limit'])} |"
+                          + (f" {ratio(s['x_nocap'])} |" if has_off else ""))
 
     kept = [r for r in ctx.samples if not r["rejected"] and r.get("foreign", 0) > a.max_foreign]
     failed = [r for r in ctx.samples if r.get("failed")]
@@ -888,6 +1053,43 @@ def summarise(ctx, logres, bs_final):
         md.append("|---|---|---|")
         for mix, b, k in rc_notes:
             md.append(f"| {mix} | {b} | {k} |")
+
+    # CPU time of backscope's thread groups per reply
+    trows = [("main", k, v) for k, v in summary.items() if "threads_us_per_reply" in v]
+    trows += [("log", k, v) for k, v in logsum.items() if "threads_us_per_reply" in v]
+    if trows:
+        gnames = sorted({g for _, _, v in trows for g in v["threads_us_per_reply"]},
+                        key=lambda x: (THREAD_ORDER + [x]).index(x))
+        gl = {"workers": "UDP workers", "writer": "bsc-writer", "flusher": "bsc-flusher",
+              "main": "main thread"}
+        md.append("\nbackscope-authd CPU time per reply by thread group, µs (run time of the "
+                  "threads in /proc/PID/task over the load window ÷ replies in it; medians; "
+                  "in brackets: share of a core). \"busy core\" is 1 ÷ replies per busy core: "
+                  "it also holds the loopback softirq work charged to no thread:\n")
+        md.append("| server | mix | load | " + " | ".join(gl.get(g, g) for g in gnames)
+                  + " | all threads | busy core |")
+        md.append("|---|---|---|" + "---:|" * (len(gnames) + 2))
+
+        def us(v):
+            return "–" if v is None else f"{v:.3f}"
+        order = {s: i for i, s in enumerate(ALL_SERVERS + ["backscope-log"])}
+        trows.sort(key=lambda x: (x[0] == "log", x[1][1], x[1][2], order.get(x[1][0], 99)))
+        for phase, (srv, mix, load), v in trows:
+            tu, tc = v["threads_us_per_reply"], v["threads_core_share"]
+            cells = [f"{us(tu[g])} ({pct(tc[g])})" if g in tu else "–" for g in gnames]
+            md.append(f"| {LABEL.get(srv, srv)}{', logging phase' if phase == 'log' else ''} "
+                      f"| {mix} | {load} | " + " | ".join(cells)
+                      + f" | {us(v['threads_us_per_reply_all'])} "
+                      f"| {us(1e6 / v['per_core'] if v['per_core'] else None)} |")
+            on = summary.get(("backscope", mix, load))
+            if phase == "main" and srv == "backscope-nocap" and on and "threads_us_per_reply" in on:
+                nu, ou = on["threads_us_per_reply"], tu
+                diff = [us((nu.get(g) or 0.0) - (ou.get(g) or 0.0)) for g in gnames]
+                pc_d = (1e6 / on["per_core"] - 1e6 / v["per_core"]
+                        if v["per_core"] and on["per_core"] else None)
+                md.append(f"| capture on − off | {mix} | {load} | " + " | ".join(diff)
+                          + f" | {us(on['threads_us_per_reply_all'] - v['threads_us_per_reply_all'])}"
+                          f" | {us(pc_d)} |")
 
     # capture hand-off: every query for a name in our zones is one event; the
     # queries outside them (REFUSED) and the unparsable ones (FORMERR, NOTIMP) are not
@@ -921,7 +1123,7 @@ def summarise(ctx, logres, bs_final):
                       f"| {'–' if cd is None else format(cd, ',')} |")
             return ok
         for phase, srv, mixes, loads in (("main", "backscope", ctx.mixes, ctx.loads),
-                                          ("log", "backscope-log", ctx.log_mixes, ["dnsperf"])):
+                                          ("log", "backscope-log", ctx.log_mixes, ctx.log_loads)):
             for mix in mixes:
                 for load in loads:
                     wins = [r["counters_delta"] for r in ctx.samples
@@ -951,26 +1153,36 @@ def summarise(ctx, logres, bs_final):
                   f"`{(fin[-1] if fin else '').split(' main: ')[-1]}`")
 
     if logres:
-        md.append("\nQuery logging under dnsperf (" + ", ".join(ctx.log_mixes) + "): "
-                  "Knot mod-dnstap to a file, NSD dnstap through fstrm_capture (pinned to the "
-                  "server's core), backscope capture hand-off:\n")
-        md.append("| server | replies/s | busy share | replies per busy core | × same server without "
-                  "logging | queries sent | recorded | fraction recorded |")
-        md.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+        md.append("\nQuery logging (" + ", ".join(ctx.log_mixes) + "; " + ", ".join(ctx.log_loads)
+                  + "): Knot mod-dnstap to a file, NSD dnstap through fstrm_capture (pinned to the "
+                  "server's core), backscope's capture (event log and store), in the same "
+                  "invocation as the runs above:\n")
+        md.append("| server | mix | load | replies/s | busy share | replies per busy core "
+                  "| min–max per core | × same server without logging (backscope: capture off "
+                  "if measured, else on) |")
+        md.append("|---|---|---|---:|---:|---:|---:|---:|")
+        lorder = {s: i for i, s in enumerate(["backscope-log", "knot-log", "nsd-log"])}
+        for (srv, mix, load), v in sorted(logsum.items(),
+                                          key=lambda x: (x[0][1], x[0][2], lorder.get(x[0][0], 9))):
+            md.append(f"| {LABEL.get(srv, srv)} | {mix} | {load} | {kfmt(v['replies_per_s'])} "
+                      f"| {pct(v['busy'])} | {kfmt(v['per_core'])} "
+                      f"| {kfmt(v['per_core_min'])}–{kfmt(v['per_core_max'])} "
+                      f"| {ratio(v['x_plain'])} |")
+        md.append("\nQueries recorded over the whole logging phase (warm-up included; an open-loop "
+                  "gen offers more than the server's core takes, so the kernel drops queries before "
+                  "any server sees them: compare with the queries answered):\n")
+        md.append("| server | queries sent | queries answered | recorded | recorded ÷ sent "
+                  "| recorded ÷ answered |")
+        md.append("|---|---:|---:|---:|---:|---:|")
         for lr in logres:
-            rs = [r for r in ctx.samples if r["phase"] == "log" and r["server"] == lr["server"]
-                  and not r["rejected"]]
-            base = lr["server"].replace("-log", "")
-            pl = [summary.get((base, m, "dnsperf")) for m in ctx.log_mixes]
-            pl = [p["per_core"] for p in pl if p]
-            pc = med([r["per_core"] for r in rs])
-            rel = pc / med(pl) if pl and pc else None
-            frac = (lr["recorded"] / lr["sent"]) if lr.get("recorded") is not None and lr["sent"] else None
-            lr["fraction"] = frac
-            md.append(f"| {LABEL.get(lr['server'], lr['server'])} | {kfmt(med([r['replies_per_s'] for r in rs]))} "
-                      f"| {pct(med([r['busy'] for r in rs]))} | {kfmt(pc)} | {ratio(rel)} "
-                      f"| {lr['sent']:,} | {'–' if lr['recorded'] is None else format(lr['recorded'], ',')} "
-                      f"| {pct(frac)} |")
+            rec = lr.get("recorded")
+            frac = rec / lr["sent"] if rec is not None and lr["sent"] else None
+            ans = lr.get("answered")
+            fans = rec / ans if rec is not None and ans else None
+            lr["fraction"], lr["fraction_answered"] = frac, fans
+            md.append(f"| {LABEL.get(lr['server'], lr['server'])} | {lr['sent']:,} "
+                      f"| {'–' if ans is None else format(ans, ',')} "
+                      f"| {'–' if rec is None else format(rec, ',')} | {pct(frac)} | {pct(fans)} |")
 
     # targets
     targets = []
@@ -1005,6 +1217,37 @@ def summarise(ctx, logres, bs_final):
     if not any_limit:
         target("backscope >= 90 % of limit's replies per busy core (gen)", None,
                "not measured (needs backscope and limit with gen)")
+    name = "backscope capture on >= 90 % of capture off, replies per busy core (ptr-all, gen)"
+    on = summary.get(("backscope", "ptr-all", "gen"))
+    off = summary.get(("backscope-nocap", "ptr-all", "gen"))
+    if on is None or off is None or not off["per_core"]:
+        target(name, None, "not measured (needs backscope and backscope-nocap with gen on ptr-all)")
+    else:
+        x = on["x_nocap"]
+        kl = [(ld, logsum[("knot-log", m, ld)]) for m in ("ptr-all",) for ld in ("gen", "dnsperf")
+              if ("knot-log", m, ld) in logsum]
+        knot = "; ".join(f"{kfmt(v['per_core'])} per busy core under {ld}"
+                         + (f" ({ratio(v['x_plain'])} × Knot without it)" if v["x_plain"] else "")
+                         for ld, v in kl)
+        cost = ""
+        if "threads_us_per_reply" in on and "threads_us_per_reply" in off:
+            tu = {g: v or 0.0 for g, v in on["threads_us_per_reply"].items()}
+            tw = off["threads_us_per_reply"].get("workers") or 0.0
+            ta, tb = on["threads_us_per_reply_all"], off["threads_us_per_reply_all"]
+            cost = (f"; capture threads {tu.get('writer', 0) + tu.get('flusher', 0):.3f} µs/reply, "
+                    f"UDP workers {tu.get('workers', 0):.3f} vs "
+                    f"{tw:.3f} µs/reply"
+                    + (f"; thread CPU alone {tb:.3f} vs {ta:.3f} µs/reply = {100 * tb / ta:.1f} % "
+                       f"(a lower bound of the ratio: softirq work outside the threads costs "
+                       f"both alike)" if ta else ""))
+        target(name, x >= 0.90,
+               f"{100 * x:.1f} % ({kfmt(on['per_core'])} vs {kfmt(off['per_core'])}; runs "
+               f"{kfmt(on['per_core_min'])}–{kfmt(on['per_core_max'])} vs "
+               f"{kfmt(off['per_core_min'])}–{kfmt(off['per_core_max'])}){cost}; "
+               + (f"beside Knot DNS + mod-dnstap in this run: {knot}" if kl else
+                  "Knot DNS + mod-dnstap not in this run (add knot to --servers, keep the "
+                  "logging phase)"),
+               [("backscope", "ptr-all", "gen"), ("backscope-nocap", "ptr-all", "gen")])
     if cap.get("equal") is None:
         target("backscope capture events == replies to names in our zones", None,
                "not measured" if bs_final is None else
@@ -1028,7 +1271,8 @@ def summarise(ctx, logres, bs_final):
         if pw:
             ok = all(w.get("events") == w.get("replies") for w in pw)
             target("backscope events == replies, literally, on the all-in-zone mixes (ptr-all, ip6)",
-                   ok, ", ".join(f"{w['mix']}/{w['load']}: {w.get('events', 0):,} vs "
+                   ok, ", ".join(f"{'logging phase ' if w['phase'] == 'log' else ''}"
+                                 f"{w['mix']}/{w['load']}: {w.get('events', 0):,} vs "
                                  f"{w.get('replies', 0):,}" for w in pw))
     md.append("\nTargets:\n")
     md.append("```")
@@ -1047,7 +1291,9 @@ def parse_args():
     ap.add_argument("--build", default="/tmp/build-bench", help="backscope build folder (default %(default)s)")
     ap.add_argument("--authd", help="backscope-authd binary (default BUILD/authd/backscope-authd)")
     ap.add_argument("--cmake", action="store_true",
-                    help="configure and build backscope-authd in --build first (Release)")
+                    help="configure and build backscope-authd in --build first (--build-type)")
+    ap.add_argument("--build-type", default="Release",
+                    help="CMAKE_BUILD_TYPE of --cmake (default %(default)s)")
     ap.add_argument("--servers", default=",".join(ALL_SERVERS), help="subset of %(default)s")
     ap.add_argument("--mixes", default="ptr-all,mix,ip6")
     ap.add_argument("--loads", default="gen,dnsperf")
@@ -1060,8 +1306,10 @@ def parse_args():
     ap.add_argument("--load-cpu", type=int, default=0)
     ap.add_argument("--gen-args", default="-w 0", help="gen options (default open loop: %(default)s)")
     ap.add_argument("--dnsperf-args", default="-c 4 -T 1 -q 200 -t 1")
-    ap.add_argument("--ports", default="backscope=5330,knot=5331,nsd=5332,limit=5333")
+    ap.add_argument("--ports", default=",".join(f"{k}={v}" for k, v in DEFAULT_PORTS.items()),
+                    help="SERVER=PORT,... (the ones not given keep their defaults: %(default)s)")
     ap.add_argument("--log-mixes", default="ptr-all", help="mixes of the logging phase")
+    ap.add_argument("--log-loads", default="gen,dnsperf", help="loads of the logging phase")
     ap.add_argument("--no-log", action="store_true", help="skip the logging phase")
     ap.add_argument("--keep-logs", action="store_true",
                     help="keep the dnstap files and backscope's store (WORK/db)")
@@ -1091,6 +1339,7 @@ def report(raw, jpath, mdpath):
     ctx.mixes = [m for m in a.mixes.split(",") if m]
     ctx.loads = [l for l in a.loads.split(",") if l]
     ctx.log_mixes = [m for m in a.log_mixes.split(",") if m]
+    ctx.log_loads = [l for l in getattr(a, "log_loads", "dnsperf").split(",") if l]
     env = raw["environment"]
     summary, targets, cap, md = summarise(ctx, raw["logging"], raw["backscope_final"])
     bsv = f"; {env['backscope_version']} ({env.get('backscope_build_type') or '?'} build)" \
@@ -1107,6 +1356,8 @@ def report(raw, jpath, mdpath):
         with open(mdpath, "w") as f:
             f.write(text)
     raw = dict(raw, summary=[{"server": k[0], "mix": k[1], "load": k[2], **v} for k, v in summary.items()],
+               logging_summary=[{"server": k[0], "mix": k[1], "load": k[2], **v}
+                                for k, v in ctx.logsum.items()],
                capture=cap, targets=targets)
     with open(jpath, "w") as f:
         json.dump(raw, f, indent=1)
@@ -1128,23 +1379,31 @@ def main():
     ctx.mixes = [m for m in a.mixes.split(",") if m]
     ctx.loads = [l for l in a.loads.split(",") if l]
     ctx.log_mixes = [m for m in a.log_mixes.split(",") if m]
+    ctx.log_loads = [l for l in a.log_loads.split(",") if l]
     if bad or any(m not in MIXES for m in ctx.mixes + ctx.log_mixes) or \
-            any(l not in ("gen", "dnsperf") for l in ctx.loads):
-        raise BenchError(f"unknown server, mix or load in --servers/--mixes/--log-mixes/--loads "
-                         f"(servers {ALL_SERVERS}, mixes {list(MIXES)}, loads gen,dnsperf)")
+            any(l not in ("gen", "dnsperf") for l in ctx.loads + ctx.log_loads) or \
+            len(set(ctx.servers)) != len(ctx.servers):
+        raise BenchError(f"unknown or repeated server, mix or load in --servers/--mixes/--loads/"
+                         f"--log-mixes/--log-loads (servers {ALL_SERVERS}, mixes {list(MIXES)}, "
+                         f"loads gen,dnsperf)")
     if a.runs < 1 or a.duration < 3:
         raise BenchError("--runs must be >= 1 and --duration >= 3")
-    ctx.ports = {}
+    ctx.ports = dict(DEFAULT_PORTS)
     for kv in a.ports.split(","):
-        k, v = kv.split("=")
+        k, _, v = kv.partition("=")
+        if k not in DEFAULT_PORTS or not v.isdigit() or not 0 < int(v) < 65536:
+            raise BenchError(f"--ports: {kv!r} is not SERVER=PORT (servers {ALL_SERVERS})")
         ctx.ports[k] = int(v)
+    used = [ctx.ports[s] for s in ctx.servers]
+    if len(set(used)) != len(used):
+        raise BenchError(f"--ports: two servers share a port: {ctx.ports}")
     for s in ctx.servers:
         if s not in ctx.ports:
             raise BenchError(f"--ports has no port for {s}")
         if not port_free(ctx.ports[s]):
             raise BenchError(f"port {ctx.ports[s]} ({s}) is in use on 127.0.0.1 or ::1: "
                              f"choose others with --ports")
-    if "backscope" in ctx.servers:
+    if any(s in BACKSCOPE_KEYS for s in ctx.servers):
         if a.cmake:
             build_authd(a)
         ctx.authd = os.path.abspath(a.authd or os.path.join(a.build, "authd", "backscope-authd"))
@@ -1157,7 +1416,7 @@ def main():
 
     n_main = a.runs * len(ctx.mixes) * len(ctx.loads) * len(ctx.servers)
     n_log = 0 if a.no_log else a.runs * len(ctx.log_mixes) * len(
-        [s for s in ctx.servers if s in ("knot", "nsd", "backscope")])
+        [s for s in ctx.servers if s in ("knot", "nsd", "backscope")]) * len(ctx.log_loads)
     est = (n_main + n_log) * (a.duration + a.settle + 1.5) + 20
     log(f"{n_main} main runs + {n_log} logging runs of {a.duration} s: about {est / 60:.0f} min")
 
@@ -1167,6 +1426,7 @@ def main():
     t_start = time.time()
     ctx.started = []
     servers, backscope, bs_final, logres, err = [], None, None, [], None
+    nocap_final = None
 
     def on_term(signum, frame):
         raise Interrupted()
@@ -1179,14 +1439,17 @@ def main():
                 s = AnchorServer(ctx, port, name, "plain")
             elif name == "limit":
                 s = LimitServer(ctx, port)
+            elif name == "backscope-nocap":
+                s = BackscopeServer(ctx, port, capture=False)
             else:
                 s = BackscopeServer(ctx, port)
                 backscope = s
             ctx.started.append(s)
             s.start()
             servers.append(s)
-        if backscope is not None:
-            env["backscope_ready"] = backscope.ready_line
+        for s in servers:
+            if isinstance(s, BackscopeServer):
+                env[f"{s.key.replace('-', '_')}_ready"] = s.ready_line
         for s in servers:
             warmup(ctx, s)
         log("main phase")
@@ -1201,9 +1464,13 @@ def main():
         for s in reversed(ctx.started):
             try:
                 fin = s.stop()
+                if isinstance(s, BackscopeServer) and s is not backscope:
+                    nocap_final = fin
+                    if os.path.isdir(s.db):             # capture off creates no store
+                        shutil.rmtree(s.db)
                 if s is backscope:
                     bs_final = fin
-                    db = os.path.join(ctx.work, "db")
+                    db = s.db
                     if bs_final is not None and os.path.isdir(db):
                         bs_final["db_bytes"] = sum(os.path.getsize(os.path.join(r, f))
                                                    for r, _, fs in os.walk(db) for f in fs)
@@ -1219,7 +1486,8 @@ def main():
                      + sys.argv[1:])
     raw = {"command": cmdline, "args": vars(a), "environment": env, "manifest": ctx.manifest,
            "ports": ctx.ports, "runs": ctx.samples, "logging": logres,
-           "backscope_final": bs_final, "commands": ctx.commands,
+           "backscope_final": bs_final, "backscope_nocap_final": nocap_final,
+           "commands": ctx.commands,
            "error": None if err is None else str(err) or type(err).__name__}
     jpath = os.path.abspath(a.json or os.path.join(ctx.out, "bench.json"))
     with open(jpath, "w") as f:          # the raw runs first, whatever happens in the summary
