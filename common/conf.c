@@ -947,7 +947,7 @@ int conf_load(const struct conf_section *schema, void *root, const char *path, c
 {
 	FILE *f = fopen(path, "rb");
 	char *buf = NULL;
-	size_t len = 0, cap = 0;
+	size_t len = 0;
 	int rc = 0;
 
 	if (err && errlen)
@@ -957,30 +957,14 @@ int conf_load(const struct conf_section *schema, void *root, const char *path, c
 		set_msg(err, errlen, "%s: cannot open: %s", path, bsc_strerror(rc));
 		return rc;
 	}
-	for (;;) {
-		if (len == cap) {
-			if (cap >= CONF_MAX_FILE) {
-				rc = BSC_ECONF;
-				set_msg(err, errlen, "%s: file too large (more than %u bytes)",
-					path, CONF_MAX_FILE);
-				goto out;
-			}
-			cap = cap ? cap * 2 : 4096;
-			char *nb = mem_realloc(buf, cap);
-			if (!nb) {
-				rc = BSC_ENOMEM;
-				set_msg(err, errlen, "%s: out of memory", path);
-				goto out;
-			}
-			buf = nb;
-		}
-		size_t r = fread(buf + len, 1, cap - len, f);
-		len += r;
-		if (r == 0)
-			break;
+	rc = mem_read_stream(f, CONF_MAX_FILE, &buf, &len);
+	if (rc == -EFBIG) {
+		rc = BSC_ECONF;
+		set_msg(err, errlen, "%s: file too large (more than %u bytes)", path,
+			CONF_MAX_FILE);
+		goto out;
 	}
-	if (ferror(f)) {
-		rc = bsc_err_sys(errno);
+	if (rc) {
 		set_msg(err, errlen, "%s: cannot read: %s", path, bsc_strerror(rc));
 		goto out;
 	}

@@ -1,4 +1,5 @@
 /* common/mem.c — allocation wrappers with a test failure hook.  Any thread. */
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,4 +63,48 @@ char *mem_strdup(const char *s)
 void mem_free(void *p)
 {
 	free(p);
+}
+
+int mem_read_stream(FILE *f, size_t max, char **buf, size_t *len)
+{
+	char *b = NULL;
+	size_t n = 0, cap = 0;
+
+	*buf = NULL;
+	*len = 0;
+	for (;;) {
+		if (n == cap) {
+			if (cap > max) {
+				mem_free(b);
+				return -EFBIG;
+			}
+			cap = cap ? cap * 2 : 4096;
+			char *nb = mem_realloc(b, cap);
+			if (!nb) {
+				mem_free(b);
+				return -ENOMEM;
+			}
+			b = nb;
+		}
+		size_t r = fread(b + n, 1, cap - n, f);
+		n += r;
+		if (r == 0)
+			break;
+	}
+	if (ferror(f)) {
+		int e = errno ? errno : EIO;
+		mem_free(b);
+		return -e;
+	}
+	if (n > max) {
+		mem_free(b);
+		return -EFBIG;
+	}
+	if (!n) {
+		mem_free(b);
+		b = NULL;
+	}
+	*buf = b;
+	*len = n;
+	return 0;
 }

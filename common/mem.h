@@ -5,6 +5,7 @@
  * Thread-safe. */
 #pragma once
 #include <stddef.h>
+#include <stdio.h>
 
 void *mem_alloc(size_t n);              /* NULL on failure */
 void *mem_calloc(size_t n, size_t size); /* zeroed; NULL on failure or overflow */
@@ -12,6 +13,11 @@ void *mem_realloc(void *p, size_t n);   /* NULL on failure; p stays valid then *
 char *mem_strdup(const char *s);        /* NULL on failure */
 char *mem_strndup(const char *s, size_t n);
 void mem_free(void *p);                 /* NULL is a no-op */
+
+/** Read all of @f into a new buffer (*@buf, to mem_free; NULL when empty),
+ *  *@len bytes.  Returns 0, -EFBIG (more than @max bytes), BSC_ENOMEM, or
+ *  a negated errno of the read; what was read is freed on error. */
+int mem_read_stream(FILE *f, size_t max, char **buf, size_t *len);
 
 /** Tests only: make the allocation after the next @n succeed-calls fail;
  *  -1 disables the hook (the default). */

@@ -523,7 +523,7 @@ int xc_detections_load(struct xc_detections *out, const char *path, char *err, s
 	bool std = strcmp(path, "-") == 0;
 	FILE *f = std ? stdin : fopen(path, "rb");
 	char *buf = NULL;
-	size_t len = 0, cap = 0;
+	size_t len = 0;
 	int rc = 0;
 
 	if (!f) {
@@ -531,31 +531,15 @@ int xc_detections_load(struct xc_detections *out, const char *path, char *err, s
 		snprintf(err, errlen, "%s: cannot open: %s", path, bsc_strerror(rc));
 		return rc;
 	}
-	for (;;) {
-		if (len == cap) {
-			if (cap > XC_FILE_MAX) {
-				snprintf(err, errlen, "%s: larger than %u bytes", path,
-					 XC_FILE_MAX);
-				rc = BSC_EMALF;
-				goto out;
-			}
-			cap = cap ? cap * 2 : 65536;
-			char *nb = mem_realloc(buf, cap);
-			if (!nb) {
-				rc = BSC_ENOMEM;
-				snprintf(err, errlen, "%s: out of memory", path);
-				goto out;
-			}
-			buf = nb;
-		}
-		size_t n = fread(buf + len, 1, cap - len, f);
-		len += n;
-		if (n == 0)
-			break;
+	rc = mem_read_stream(f, XC_FILE_MAX, &buf, &len);
+	if (rc == -EFBIG) {
+		snprintf(err, errlen, "%s: larger than %u bytes", path, XC_FILE_MAX);
+		rc = BSC_EMALF;
+		goto out;
 	}
-	if (ferror(f)) {
-		rc = BSC_EIO;
-		snprintf(err, errlen, "%s: read error after byte %zu", path, len);
+	if (rc) {
+		snprintf(err, errlen, "%s: read error after byte %zu: %s", path, len,
+			 bsc_strerror(rc));
 		goto out;
 	}
 	rc = xc_detections_parse(out, std ? "(stdin)" : path, buf ? buf : "", len, err, errlen);
