@@ -4,7 +4,8 @@
 # zones (zones/backscope.conf, loopback port 5353, or a free port if 5353 is
 # taken), show real dig answers for each kind of reverse lookup, send the DNS
 # backscatter of a scanner, a spammer and ordinary hosts from many loopback
-# queriers, stop the server, and show what its capture recorded.
+# queriers, stop the server, show what its capture recorded, and label a small
+# darknet capture of the same hour into the same store.
 #
 #   tools/demo.sh [--no-deps] [--build-dir DIR]
 #
@@ -158,6 +159,14 @@ step "Originators by distinct queriers: backscope top"
 "$CLI" --db "$TMP/db" top --window all --limit 8
 step "One originator in detail: backscope originator 10.20.3.7"
 "$CLI" --db "$TMP/db" originator 10.20.3.7 --window all --limit 5
+
+step "What a darknet saw in the same hour: backscope darknet label --store"
+echo "${D}(tools/demo_darknet.py: a small synthetic capture of an unused /22 and /48; the tests use captures of zmap, masscan, nmap and hping3)${N}"
+python3 "$ROOT/tools/demo_darknet.py" "$TMP/darknet.pcap"
+"$CLI" --db "$TMP/db" darknet label --darknet 198.18.0.0/22 --darknet 2001:db8:d::/48 \
+	--store "$TMP/darknet.pcap"
+step "The scanners' labels, read back from the store: backscope darknet labels --class network-scan"
+"$CLI" --db "$TMP/db" darknet labels --class network-scan
 echo
 echo "Demo done."
 
