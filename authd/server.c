@@ -503,6 +503,7 @@ int authd_run(const struct authd_conf *c, const struct authd_flags *f)
 {
 	struct authd *a = NULL;
 	char err[512];
+	bool final_stats = false;
 	int rc = 0;
 
 	signal(SIGPIPE, SIG_IGN);
@@ -646,7 +647,7 @@ int authd_run(const struct authd_conf *c, const struct authd_flags *f)
 	authd_ready(a, f ? f->ready_fd : -1);
 
 	uv_run(a->loop, UV_RUN_DEFAULT);
-	authd_stats_log(a, LOG_NOTICE, "final stats");
+	final_stats = true;
 	rc = 0;
 out:
 	if (!a->stopping) {
@@ -665,10 +666,14 @@ out:
 	}
 	authd_close_fds(a);
 	tcp_server_free(a->tcp);
-	/* Every producer has stopped: drain the rings, final flush, close. */
-	int wrc = writer_close(a->wr);
+	/* Every producer has stopped: drain the rings, final flush; the final
+	 * stats then count every event flushed. */
+	int wrc = writer_stop(a->wr);
 	if (wrc && !rc)
 		rc = wrc;
+	if (final_stats)
+		authd_stats_log(a, LOG_NOTICE, "final stats");
+	writer_close(a->wr);
 	int crc = capture_close(a->cap);
 	if (crc && !rc)
 		rc = crc;

@@ -72,6 +72,8 @@ struct writer {
 	struct ratelog log_err, agg_err, ring_err;
 	uint64_t table_dropped;
 	int close_rc;         /* closing the last segment failed */
+	bool stopped;         /* writer_stop() ran; its result in stop_rc */
+	int stop_rc;
 
 	/* Flusher thread. */
 	uint64_t backoff_ns;
@@ -689,10 +691,12 @@ size_t writer_stats_format(const struct writer_stats *s, char *buf, size_t len)
 	return (size_t)n < len ? (size_t)n : len ? len - 1 : 0;
 }
 
-int writer_close(struct writer *w)
+int writer_stop(struct writer *w)
 {
 	if (!w)
 		return 0;
+	if (w->stopped)
+		return w->stop_rc;
 	int rc = 0;
 	if (w->wthr_started) {
 		atomic_store_explicit(&w->stop, true, memory_order_release);
@@ -718,6 +722,16 @@ int writer_close(struct writer *w)
 	}
 	if (!rc)
 		rc = w->close_rc;
+	w->stopped = true;
+	w->stop_rc = rc;
+	return rc;
+}
+
+int writer_close(struct writer *w)
+{
+	if (!w)
+		return 0;
+	int rc = writer_stop(w);
 	struct writer_stats ws;
 	writer_stats_get(w, &ws);
 	uint64_t ring = capture_dropped(w->cap);

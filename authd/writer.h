@@ -79,3 +79,8 @@ size_t writer_stats_format(const struct writer_stats *s, char *buf, size_t len);
  *  Returns 0, or the first error of the final flush or the event log (both
  *  logged).  NULL is a no-op. */
 int writer_close(struct writer *w);
+/** The first half of writer_close(): stop the threads once every producer
+ *  has stopped, drain the rings, flush and close the event log, and keep @w
+ *  (its stats final) until writer_close().  Returns what writer_close()
+ *  would; calling it again returns the same.  Main thread. */
+int writer_stop(struct writer *w);
