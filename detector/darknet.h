@@ -118,7 +118,7 @@ struct dk_config {
 	uint64_t window_ns;      /* window length (default 1 h) */
 	uint64_t darknet_size;   /* addresses in the darknet, 0 = unknown */
 	uint32_t max_sources;    /* sources kept per window (default 256 Ki) */
-	uint32_t exact_cap;      /* distinct (dst, proto, port) kept exactly (256, max 65535) */
+	uint32_t exact_cap;      /* distinct (dst, proto, port) kept exactly (256, max 8192) */
 	dk_emit_fn emit;         /* called for every source when a window closes */
 	void *emit_arg;
 };
@@ -142,11 +142,18 @@ size_t darknet_source_bytes(uint32_t exact_cap);
 /** Returns 0 or BSC_ENOMEM / BSC_EINVAL (window 0, max_sources 0, no emit). */
 int darknet_create(struct darknet **out, const struct dk_config *cfg);
 void darknet_destroy(struct darknet *dk);
-/** Add one packet.  A packet of a later window first closes the open one
- *  (emitting its records).  Returns 0, BSC_ENOSPC when the source is new and
- *  max_sources are already kept (the packet is dropped and counted), or
- *  BSC_EINVAL for a packet without source/destination family. */
+/** Add one packet (copied).  A packet of a later window first closes the open
+ *  one (emitting its records).  Returns 0, BSC_ENOSPC when the source is new
+ *  and max_sources are already kept (the packet is dropped and counted),
+ *  BSC_ENOMEM when a new source finds no memory, or BSC_EINVAL for a packet
+ *  without source/destination family.
+ *  Caveat: packets of the open window may be queued (up to 16) while their
+ *  table entries are fetched into the cache; a queued packet returned 0 and
+ *  is certain to be accepted (a packet is queued only while no source could
+ *  be refused or need memory).  darknet_flush()
+ *  and darknet_counters() add the queued packets first. */
 int darknet_add(struct darknet *dk, const struct dk_packet *p);
 /** Emit the records of the open window and clear it. */
 void darknet_flush(struct darknet *dk);
-void darknet_counters(const struct darknet *dk, struct dk_counters *out);
+/** The counters, after adding the queued packets. */
+void darknet_counters(struct darknet *dk, struct dk_counters *out);

@@ -29,6 +29,8 @@ struct dk_packet {
 	uint8_t icmp_code;
 	uint8_t tcp_opt_len;      /* bytes of TCP options (data offset*4 - 20) */
 	bool fragment;            /* MF set or fragment offset > 0 */
+	bool later_fragment;      /* a fragment other than the first: no transport
+				   * header, so no ports, flags or ICMP type */
 	uint16_t sport;
 	uint16_t dport;
 	uint16_t window;

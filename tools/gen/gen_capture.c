@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "common/mem.h"
+#include "tools/gen/gen_darknet.h"
 
 #define NS_PER_S 1000000000ull
 
@@ -230,7 +231,9 @@ static void usage(FILE *out)
 		"198.18.0.0/15 and 2001:db8:ffff::/48 (share --querier-v6, default 0.1).\n"
 		"--partial (default 0.03): QNAME-minimisation names; --other-qtype (default\n"
 		"0.02): qtype A for full names.  --responses adds an NXDOMAIN/NOERROR reply\n"
-		"after each query.  Totals go to stderr.\n");
+		"after each query.  Totals go to stderr.\n"
+		"\n"
+		"backscope-gen darknet ...: a darknet capture (backscope-gen darknet --help).\n");
 }
 
 int main(int argc, char **argv)
@@ -264,6 +267,8 @@ int main(int argc, char **argv)
 	pcap_dumper_t *dump = NULL;
 	int opt, rc = 1;
 
+	if (argc > 1 && strcmp(argv[1], "darknet") == 0)
+		return gen_darknet_main(argc - 1, argv + 1);
 	while ((opt = getopt_long(argc, argv, "n:o:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'n': o.count = strtoull(optarg, NULL, 10); break;

@@ -315,7 +315,7 @@ static void test_service(void **state)
 
 /* ---- aggregation from packets ---- */
 
-#define MAX_RECS 16
+#define MAX_RECS 256
 
 struct sink {
 	struct dk_record rec[MAX_RECS];
@@ -573,6 +573,132 @@ static void test_agg_fragment_scanner(void **state)
 	darknet_destroy(dk);
 }
 
+/* Fragments other than the first carry no transport header: they count as
+ * packets, fragments, their protocol and their destination, never as port 0,
+ * a TCP flag mix or an ICMP type (type 0 would be an echo reply). */
+static void test_agg_later_fragments(void **state)
+{
+	struct sink k;
+	struct darknet *dk = mk(&k, 0, 0, 0);
+	struct dk_packet p;
+
+	(void)state;
+	for (uint32_t h = 0; h < 3; h++) {        /* source 1: UDP/53 datagrams in 2 fragments */
+		p = pkt(1, h, 53);
+		p.proto = DK_PROTO_UDP;
+		p.tcp_flags = 0;
+		p.fragment = true;                /* first: MF, ports read */
+		add(dk, &p);
+		p.later_fragment = true;          /* later: no header */
+		p.sport = p.dport = 0;
+		add(dk, &p);
+	}
+	p = pkt(1, 9, 0);                         /* a destination seen only in a later fragment */
+	p.proto = DK_PROTO_UDP;
+	p.tcp_flags = 0;
+	p.fragment = p.later_fragment = true;
+	add(dk, &p);
+	for (uint32_t h = 0; h < 4; h++) {        /* source 2: later ICMP and TCP fragments only */
+		p = pkt(2, h, 0);
+		p.proto = h % 2 ? DK_PROTO_ICMP : DK_PROTO_TCP;
+		p.tcp_flags = 0;
+		p.icmp_type = 0;
+		p.fragment = p.later_fragment = true;
+		add(dk, &p);
+	}
+	darknet_flush(dk);
+	assert_int_equal(k.n, 2);
+	assert_int_equal(k.rec[0].packets, 7);
+	assert_int_equal(k.rec[0].stats.fragments, 7);
+	assert_int_equal(k.rec[0].stats.udp, 7);
+	assert_int_equal(k.rec[0].destinations, 4);
+	assert_int_equal(k.rec[0].stats.proto_ports, 1);  /* UDP/53 only, no port 0 */
+	assert_int_equal(k.rec[0].stats.dmax_port, 3);
+	assert_int_equal(k.rec[0].stats.pmax_dst, 1);
+	assert_int_equal(k.rec[0].stats.top_port, 53);
+	assert_int_equal(k.rec[0].stats.top_port_packets, 3);
+	assert_int_equal(k.rec[0].protocol, DK_PROTO_UDP);
+	assert_int_equal(k.rec[0].nports, 1);
+	assert_int_equal(k.rec[0].ports[0], 53);
+	assert_int_equal(k.rec[0].cls, DK_CLASS_IP_FRAGMENT);
+	assert_int_equal(k.rec[1].packets, 4);
+	assert_int_equal(k.rec[1].stats.fragments, 4);
+	assert_int_equal(k.rec[1].stats.tcp, 2);
+	assert_int_equal(k.rec[1].stats.icmp, 2);
+	assert_int_equal(k.rec[1].stats.tcp_other, 0);
+	assert_int_equal(k.rec[1].stats.echo_reply, 0);
+	assert_int_equal(k.rec[1].stats.icmp_other, 0);
+	assert_int_equal(k.rec[1].stats.proto_ports, 0);
+	assert_int_equal(k.rec[1].stats.top_flow_packets, 0);
+	assert_int_equal(k.rec[1].destinations, 4);
+	assert_int_equal(k.rec[1].nports, 0);
+	assert_int_equal(k.rec[1].cls, DK_CLASS_IP_FRAGMENT);
+	darknet_destroy(dk);
+}
+
+/* Later fragments past the exact table: the sketches count their
+ * destinations, never a port. */
+static void test_agg_later_fragments_sketch(void **state)
+{
+	struct sink k;
+	struct darknet *dk = mk(&k, 0, 0, 16);
+
+	(void)state;
+	for (uint32_t h = 0; h < 2000; h++) {
+		struct dk_packet p = pkt(3, h, 123);
+
+		p.proto = DK_PROTO_UDP;
+		p.tcp_flags = 0;
+		p.fragment = true;
+		p.later_fragment = h % 2 == 1;
+		if (p.later_fragment)
+			p.dport = 0;
+		add(dk, &p);
+	}
+	darknet_flush(dk);
+	assert_int_equal(k.n, 1);
+	assert_true(k.rec[0].stats.estimated);
+	assert_in_range(k.rec[0].destinations, 1700, 2300);   /* +-15% */
+	assert_in_range(k.rec[0].stats.proto_ports, 1, 2);    /* HLL of one key */
+	assert_int_equal(k.rec[0].stats.top_port, 123);
+	assert_int_equal(k.rec[0].nports, 1);
+	assert_int_equal(k.rec[0].ports[0], 123);
+	darknet_destroy(dk);
+}
+
+/* Many sources and tuple tables that grow, interleaved: every count exact
+ * (the queue of darknet_add, slab growth and table growth lose nothing). */
+static void test_agg_many_sources(void **state)
+{
+	static struct sink k;
+	struct darknet *dk = mk(&k, 0, 0, 64);
+	struct dk_counters c;
+
+	(void)state;
+	for (uint32_t h = 0; h < 40; h++) {
+		for (uint32_t s = 0; s < 200; s++) {
+			struct dk_packet p =
+				pkt((uint8_t)s, h * (s % 3 + 1), (uint16_t)(80 + s % 2));
+
+			add(dk, &p);
+		}
+	}
+	darknet_counters(dk, &c);
+	assert_int_equal(c.packets, 8000);
+	assert_int_equal(c.sources, 200);
+	darknet_flush(dk);
+	assert_int_equal(k.n, 200);
+	for (uint32_t s = 0; s < 200; s++) {
+		assert_int_equal(k.rec[s].source.bytes[3], (uint8_t)s);
+		assert_int_equal(k.rec[s].packets, 40);
+		assert_int_equal(k.rec[s].destinations, 40);
+		assert_int_equal(k.rec[s].stats.dmax_port, 40);
+		assert_int_equal(k.rec[s].ports[0], 80 + s % 2);
+		assert_false(k.rec[s].stats.estimated);
+	}
+	darknet_destroy(dk);
+}
+
 static void test_agg_windows(void **state)
 {
 	struct sink k;
@@ -795,6 +921,7 @@ static void test_agg_hostile_fields(void **state)
 			w[j] = rnd();
 		memcpy(&p, w, sizeof p);
 		p.fragment = rnd() & 1;         /* a bool holds 0 or 1 */
+		p.later_fragment = rnd() % 8 == 0;
 		p.src.family = fam[rnd() % 16 ? rnd() % 2 : rnd() % sizeof fam];
 		p.dst.family = rnd() % 16 ? p.src.family : fam[rnd() % sizeof fam];
 		p.src.bytes[0] = (uint8_t)(rnd() % 32); /* 64 sources at most... */
@@ -885,6 +1012,9 @@ int main(void)
 		cmocka_unit_test(test_agg_port_scan_and_others),
 		cmocka_unit_test(test_agg_tools),
 		cmocka_unit_test(test_agg_fragment_scanner),
+		cmocka_unit_test(test_agg_later_fragments),
+		cmocka_unit_test(test_agg_later_fragments_sketch),
+		cmocka_unit_test(test_agg_many_sources),
 		cmocka_unit_test(test_agg_windows),
 		cmocka_unit_test(test_agg_ipv6_and_bad),
 		cmocka_unit_test(test_agg_sketch),

@@ -320,17 +320,22 @@ static void test_udp_icmp_fragments(void **state)
 	assert_int_equal(R.k[1].icmp_type, 3);
 	assert_int_equal(R.k[1].icmp_code, 3);
 	assert_true(R.k[2].fragment);
+	assert_false(R.k[2].later_fragment);
 	assert_int_equal(R.k[2].dport, 80);
 	assert_true(R.k[3].fragment);
+	assert_true(R.k[3].later_fragment); /* no transport header: no port */
 	assert_int_equal(R.k[3].proto, DK_PROTO_UDP);
 	assert_int_equal(R.k[3].dport, 0);
 	assert_true(R.k[4].fragment);
+	assert_false(R.k[4].later_fragment);
 	assert_int_equal(R.k[4].dport, 53);
 	assert_true(R.k[5].fragment);
+	assert_true(R.k[5].later_fragment);
 	assert_int_equal(R.k[5].dport, 0);
 	assert_int_equal(R.st.fragments, 4);
 	assert_int_equal(R.st.truncated, 0); /* short fragments are not damage */
 	assert_false(R.k[0].fragment || R.k[1].fragment);
+	assert_false(R.k[0].later_fragment || R.k[1].later_fragment);
 }
 
 static void test_darknet_filter(void **state)
