@@ -1083,8 +1083,13 @@ static void stats_from_sketch(const struct dk_sketch *sk, struct dk_stats *st,
 {
 	uint64_t cnt[DK_RECORD_PORTS] = { 0 };
 
+	/* An estimate never exceeds what was counted exactly: the packets. */
 	st->destinations = hll_estimate(sk->hll_dst, HLL_BITS);
+	if (st->destinations > st->packets)
+		st->destinations = st->packets;
 	st->proto_ports = hll_estimate(sk->hll_pt, HLL_BITS);
+	if (st->proto_ports > st->packets)
+		st->proto_ports = st->packets;
 	r->nports = 0;
 	for (int i = 0; i < HEAVY; i++) {
 		const struct dk_heavy *hp = &sk->ports, *hd = &sk->dsts;
@@ -1092,6 +1097,8 @@ static void stats_from_sketch(const struct dk_sketch *sk, struct dk_stats *st,
 
 		if (hp->count[i]) {
 			e = hll_estimate(hp->hll[i], SUB_BITS);
+			if (e > hp->count[i])
+				e = hp->count[i];
 			if (e > st->dmax_port)
 				st->dmax_port = e;
 			if (hp->count[i] - hp->err[i] > st->top_port_packets) {
@@ -1105,6 +1112,8 @@ static void stats_from_sketch(const struct dk_sketch *sk, struct dk_stats *st,
 		}
 		if (hd->count[i]) {
 			e = hll_estimate(hd->hll[i], SUB_BITS);
+			if (e > hd->count[i])
+				e = hd->count[i];
 			if (e > st->pmax_dst)
 				st->pmax_dst = e;
 		}
@@ -1158,7 +1167,11 @@ static void build_record(struct darknet *dk, struct dk_src *s, struct dk_record 
 	st->estimated = s->overflow;
 	if (s->sk)
 		stats_from_sketch(s->sk, st, r);
-	darknet_classify(st, &dk->cfg.thr, dk->cfg.darknet_size, &cr);
+	/* The address count of an IPv6 darknet says nothing of how many of
+	 * its addresses a scanner can find (no one sweeps 2^64 or more): IPv6
+	 * sources are judged by the thresholds' floors. */
+	darknet_classify(st, &dk->cfg.thr,
+			 r->source.family == AF_INET6 ? 0 : dk->cfg.darknet_size, &cr);
 	r->cls = cr.cls;
 	r->size = cr.size;
 	r->service = cr.service;

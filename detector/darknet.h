@@ -116,7 +116,8 @@ typedef void (*dk_emit_fn)(const struct dk_record *rec, void *arg);
 struct dk_config {
 	struct dk_thresholds thr;
 	uint64_t window_ns;      /* window length (default 1 h) */
-	uint64_t darknet_size;   /* addresses in the darknet, 0 = unknown */
+	uint64_t darknet_size;   /* IPv4 addresses in the darknet, 0 = unknown; IPv6
+				  * sources are judged by the floors (see README) */
 	uint32_t max_sources;    /* sources kept per window (default 256 Ki) */
 	uint32_t exact_cap;      /* distinct (dst, proto, port) kept exactly (256, max 8192) */
 	dk_emit_fn emit;         /* called for every source when a window closes */

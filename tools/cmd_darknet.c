@@ -46,12 +46,15 @@ static void dn_emit(const struct dk_record *rec, void *arg)
 	rs->r[rs->n++] = *rec;
 }
 
-/* Addresses in the prefixes, saturated at UINT64_MAX. */
+/* IPv4 addresses in the prefixes (the size that scales the thresholds; IPv6
+ * sources are judged by the floors). */
 static uint64_t dn_size(const struct bsc_addr *p, size_t n)
 {
 	uint64_t sum = 0;
 	for (size_t i = 0; i < n; i++) {
-		unsigned bits = (p[i].family == AF_INET ? 32u : 128u) - p[i].prefix;
+		if (p[i].family != AF_INET)
+			continue;
+		unsigned bits = 32u - p[i].prefix;
 		uint64_t v = bits >= 64 ? UINT64_MAX : (uint64_t)1 << bits;
 		sum = UINT64_MAX - sum < v ? UINT64_MAX : sum + v;
 	}

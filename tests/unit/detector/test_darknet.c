@@ -759,6 +759,71 @@ static void test_agg_ipv6_and_bad(void **state)
 	darknet_destroy(dk);
 }
 
+/* A darknet of IPv4 and IPv6 prefixes: the IPv4 size scales IPv4 sources
+ * only; IPv6 sources are judged by the floors, so a sweep of 120 IPv6
+ * addresses is a large network scan, and so is one over 600 of a /22. */
+static void test_agg_mixed_families(void **state)
+{
+	struct sink k;
+	struct darknet *dk = mk(&k, 1024, 0, 0);
+
+	(void)state;
+	for (uint32_t h = 0; h < 600; h++) {
+		struct dk_packet p = pkt(1, h, 22);
+
+		add(dk, &p);
+	}
+	struct dk_packet p = pkt(2, 1, 0);
+	memset(&p.src, 0, sizeof p.src);
+	memset(&p.dst, 0, sizeof p.dst);
+	p.src.family = p.dst.family = AF_INET6;
+	p.src.prefix = p.dst.prefix = 128;
+	p.src.bytes[0] = 0x20;
+	p.src.bytes[15] = 1;
+	p.proto = DK_PROTO_ICMPV6;
+	p.icmp_type = 128;
+	p.tcp_flags = 0;
+	for (uint32_t h = 0; h < 120; h++) {
+		p.dst.bytes[0] = 0x20;
+		p.dst.bytes[1] = 0x01;
+		p.dst.bytes[15] = (uint8_t)(h + 1);
+		add(dk, &p);
+	}
+	darknet_flush(dk);
+	assert_int_equal(k.n, 2);
+	for (size_t i = 0; i < k.n; i++) {
+		assert_int_equal(k.rec[i].cls, DK_CLASS_NETWORK_SCAN);
+		assert_int_equal(k.rec[i].size, DK_SIZE_LARGE);
+		assert_true(k.rec[i].destinations <= k.rec[i].packets);
+	}
+	darknet_destroy(dk);
+}
+
+/* Estimates never exceed the packets: 600 destinations of 600 packets. */
+static void test_agg_sketch_capped(void **state)
+{
+	struct sink k;
+	struct darknet *dk = mk(&k, 0, 0, 16);
+
+	(void)state;
+	for (uint32_t seed = 0; seed < 8; seed++) {
+		for (uint32_t h = 0; h < 600; h++) {
+			struct dk_packet p = pkt((uint8_t)(10 + seed), h * 7919u + seed * 104729u, 22);
+
+			add(dk, &p);
+		}
+	}
+	darknet_flush(dk);
+	assert_int_equal(k.n, 8);
+	for (size_t i = 0; i < k.n; i++) {
+		assert_true(k.rec[i].stats.estimated);
+		assert_int_equal(k.rec[i].packets, 600);
+		assert_true(k.rec[i].destinations <= 600);
+		assert_true(k.rec[i].stats.dmax_port <= 600);
+	}
+	darknet_destroy(dk);
+}
+
 /* Past exact_cap distinct tuples, counts come from the sketches. */
 static void test_agg_sketch(void **state)
 {
@@ -1017,6 +1082,8 @@ int main(void)
 		cmocka_unit_test(test_agg_many_sources),
 		cmocka_unit_test(test_agg_windows),
 		cmocka_unit_test(test_agg_ipv6_and_bad),
+		cmocka_unit_test(test_agg_mixed_families),
+		cmocka_unit_test(test_agg_sketch_capped),
 		cmocka_unit_test(test_agg_sketch),
 		cmocka_unit_test(test_agg_nomem),
 		cmocka_unit_test(test_agg_source_cap),
