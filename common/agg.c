@@ -938,7 +938,10 @@ static int add_run(struct agg *a, const struct query_event *ev, size_t n, size_t
 			near[i] = true;
 			__builtin_prefetch(&b->oslots[ho[i] & omask]);
 			__builtin_prefetch(&a->qslots[hq[i] & qmask]);
-			__builtin_prefetch(&b->pairs[hash_pair(a, ho[i], hq[i]) & pmask], 1);
+			/* the probe for a new pair runs on: its next line too */
+			const char *ps = (const char *)&b->pairs[hash_pair(a, ho[i], hq[i]) & pmask];
+			__builtin_prefetch(ps, 1);
+			__builtin_prefetch(ps + 64, 1);
 		}
 	}
 	if (have) {
