@@ -662,17 +662,20 @@ out:
 		if (lrc)
 			log_error("worker %zu: loop did not close cleanly: %s", i,
 				  uv_strerror(lrc));
-		worker_free(a->w[i]);
 	}
-	authd_close_fds(a);
-	tcp_server_free(a->tcp);
-	/* Every producer has stopped: drain the rings, final flush; the final
-	 * stats then count every event flushed. */
+	/* Every producer has stopped (the workers joined, the main loop with
+	 * TCP ended): drain the rings, final flush; the final stats, read while
+	 * the workers and the TCP server still exist, then count every event
+	 * flushed. */
 	int wrc = writer_stop(a->wr);
 	if (wrc && !rc)
 		rc = wrc;
 	if (final_stats)
 		authd_stats_log(a, LOG_NOTICE, "final stats");
+	for (size_t i = 0; i < a->nw; i++)
+		worker_free(a->w[i]);
+	authd_close_fds(a);
+	tcp_server_free(a->tcp);
 	writer_close(a->wr);
 	int crc = capture_close(a->cap);
 	if (crc && !rc)
