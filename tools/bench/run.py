@@ -1217,6 +1217,23 @@ def summarise(ctx, logres, bs_final):
     if not any_limit:
         target("backscope >= 90 % of limit's replies per busy core (gen)", None,
                "not measured (needs backscope and limit with gen)")
+    # The same two targets for the workers' hand-off alone: capture off still
+    # hands every query to the capture interface, which counts it.
+    s = summary.get(("backscope-nocap", "ptr-all", "gen"))
+    if s is not None and s["x_knot"] is not None:
+        target("backscope, capture off (hand-off counted) >= 1.3 x Knot replies per busy core "
+               "(ptr-all, gen)", s["x_knot"] >= 1.3,
+               f"{s['x_knot']:.2f} x ({kfmt(s['per_core'])} vs "
+               f"{kfmt(summary[('knot', 'ptr-all', 'gen')]['per_core'])})",
+               [("backscope-nocap", "ptr-all", "gen"), ("knot", "ptr-all", "gen")])
+    for mix in ctx.mixes:
+        s = summary.get(("backscope-nocap", mix, "gen"))
+        if s is not None and s["x_limit"] is not None:
+            target(f"backscope, capture off (hand-off counted) >= 90 % of limit's replies per "
+                   f"busy core ({mix}, gen)", s["x_limit"] >= 0.90,
+                   f"{100 * s['x_limit']:.1f} % ({kfmt(s['per_core'])} vs "
+                   f"{kfmt(summary[('limit', mix, 'gen')]['per_core'])})",
+                   [("backscope-nocap", mix, "gen"), ("limit", mix, "gen")])
     name = "backscope capture on >= 90 % of capture off, replies per busy core (ptr-all, gen)"
     on = summary.get(("backscope", "ptr-all", "gen"))
     off = summary.get(("backscope-nocap", "ptr-all", "gen"))
