@@ -24,70 +24,37 @@
 # 0 reads the whole file.
 set -uo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-BUILD=${BSC_BUILD_DIR:-$ROOT/build/release}
+BENCH=darknet_bench.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 COUNT=10000000
-CPU=1
 REPS=5
 TCPDUMP=1
 TD_PACKETS=100000
-KEEP=0
 TARGET=5000000 # packets/s on one core (issue 4)
 
-usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
 	case $1 in
-	-b) BUILD=$2; shift 2 ;;
-	-n) COUNT=$2; shift 2 ;;
-	-c) CPU=$2; shift 2 ;;
 	-r) REPS=$2; shift 2 ;;
 	--tcpdump-packets) TD_PACKETS=$2; shift 2 ;;
 	--no-tcpdump) TCPDUMP=0; shift ;;
-	--keep) KEEP=1; shift ;;
-	-h | --help) usage; exit 0 ;;
-	*) echo "darknet_bench.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
+	*) bench_common_arg "$@"; shift "$BENCH_SHIFT" ;;
 	esac
 done
-CLI=$BUILD/tools/backscope
-GEN=$BUILD/tools/gen/backscope-gen
-for b in "$CLI" "$GEN"; do
-	[ -x "$b" ] || {
-		echo "darknet_bench.sh: $b not found: build first (-b BUILD_DIR)" >&2
-		exit 2
-	}
-done
+bench_find_build
 for v in COUNT REPS TD_PACKETS; do
-	case ${!v} in '' | *[!0-9]*) echo "darknet_bench.sh: $v wants a number" >&2; exit 2 ;; esac
+	bench_want_number "$v" "${!v}"
 done
 if [ "$COUNT" -eq 0 ] || [ "$REPS" -eq 0 ]; then
-	echo "darknet_bench.sh: -n and -r want positive numbers" >&2
+	echo "$BENCH: -n and -r want positive numbers" >&2
 	exit 2
 fi
-if [ "$TCPDUMP" = 1 ] && ! command -v tcpdump >/dev/null 2>&1; then
-	echo "darknet_bench.sh: tcpdump not installed: its rate is not measured"
-	TCPDUMP=0
-fi
+bench_need_tool TCPDUMP tcpdump
 TIME=/usr/bin/time
-[ -x "$TIME" ] || { echo "darknet_bench.sh: $TIME (GNU time) not found" >&2; exit 2; }
-PIN=()
-if command -v taskset >/dev/null 2>&1 && taskset -c "$CPU" true 2>/dev/null; then
-	PIN=(taskset -c "$CPU")
-else
-	echo "darknet_bench.sh: cannot pin to CPU $CPU: running unpinned"
-fi
+[ -x "$TIME" ] || { echo "$BENCH: $TIME (GNU time) not found" >&2; exit 2; }
+bench_pin
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/darknet_bench.XXXXXX") || exit 1
-cleanup() { [ "$KEEP" = 1 ] && echo "kept $T" || rm -rf "$T"; }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-echo "== backscope-gen darknet -n $COUNT"
-if ! "$GEN" darknet -n "$COUNT" -o "$T/d.pcap" 2>&1; then
-	echo "darknet_bench.sh: backscope-gen failed" >&2
-	exit 1
-fi
-SIZE=$(stat -c %s "$T/d.pcap")
-echo "capture: $SIZE bytes; $(nproc) CPUs, pinned to: ${PIN[*]:-none}"
+bench_tmpdir
+bench_gen "$T/d.pcap" darknet -n "$COUNT"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 cat "$T/d.pcap" >/dev/null # into the page cache, as for every later reader
 
@@ -101,11 +68,7 @@ run() {
 		"$TIME" -f '%e %U %S %M' -o "$T/$name.$i.time" "${PIN[@]}" "$@" >/dev/null \
 			2>"$T/$name.err"
 		rc=$?
-		if [ $rc -ne 0 ]; then
-			echo "darknet_bench.sh: $name failed (exit $rc):" >&2
-			tail -5 "$T/$name.err" >&2
-			exit 1
-		fi
+		[ $rc -eq 0 ] || bench_run_failed "$name" $rc "$T/$name.err"
 		read -r w u s m <"$T/$name.$i.time"
 		walls+=("$w $u $s $m")
 		echo "   run $((i + 1)): $w s wall, $u s user, $s s system, $m KB peak RSS"
@@ -116,7 +79,7 @@ run() {
 	med=$(sed -n "$(((REPS + 1) / 2))p" <<<"$sorted")
 	read -r w u s m <<<"$best"
 	printf -v "R_${name}_best" '%s' "$w"
-	printf -v "R_${name}_cpu" '%s' "$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.2f", u + s }')"
+	printf -v "R_${name}_cpu" '%s' "$(bench_cpu "$u" "$s")"
 	printf -v "R_${name}_rss" '%s' "$m"
 	printf -v "R_${name}_median" '%s' "${med%% *}"
 	printf -v "R_${name}_n" '%s' "$n"
@@ -135,7 +98,6 @@ if [ "$TCPDUMP" = 1 ]; then
 	run tcpdump_w "$COUNT" tcpdump -r "$T/d.pcap" -w /dev/null
 fi
 
-rate() { awk -v n="$1" -v t="$2" 'BEGIN { printf "%.0f", (t > 0) ? (n / t) : 0 }'; }
 echo
 printf '%-40s %8s %8s %8s %12s %12s %9s %10s\n' "run (best of $REPS)" "packets" "best s" \
 	"median s" "packets/s" "(median)" "CPU s" "peak RSS"
@@ -166,10 +128,5 @@ for name in label json tcpdump tcpdump_w; do
 done
 what="darknet label >= $TARGET packets/s on one core"
 [ "$TCPDUMP" = 1 ] && what="$what and >= tcpdump -n -r"
-if [ "$fail" = 0 ]; then
-	echo "targets: $what: met"
-else
-	echo "targets: $what: not met in this run"
-	echo "   (a busy machine slows the wall clock: compare the CPU seconds)"
-fi
+bench_verdict "$fail" "$what"
 exit 0

@@ -20,62 +20,29 @@
 # quicker estimate of its rate on a long file.
 set -uo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-BUILD=${BSC_BUILD_DIR:-$ROOT/build/release}
+BENCH=ingest_bench.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 COUNT=10000000
-CPU=1
 TSHARK=1
 TSHARK_PACKETS=0
-KEEP=0
 TARGET=1000000 # queries/s end to end on one core (issue: offline ingest)
 RATIO=10       # over tshark
 
-usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
 	case $1 in
-	-b) BUILD=$2; shift 2 ;;
-	-n) COUNT=$2; shift 2 ;;
-	-c) CPU=$2; shift 2 ;;
 	--no-tshark) TSHARK=0; shift ;;
 	--tshark-packets) TSHARK_PACKETS=$2; shift 2 ;;
-	--keep) KEEP=1; shift ;;
-	-h | --help) usage; exit 0 ;;
-	*) echo "ingest_bench.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
+	*) bench_common_arg "$@"; shift "$BENCH_SHIFT" ;;
 	esac
 done
-CLI=$BUILD/tools/backscope
-GEN=$BUILD/tools/gen/backscope-gen
-for b in "$CLI" "$GEN"; do
-	[ -x "$b" ] || {
-		echo "ingest_bench.sh: $b not found: build first (-b BUILD_DIR)" >&2
-		exit 2
-	}
-done
-case $COUNT in '' | *[!0-9]*) echo "ingest_bench.sh: -n wants a number" >&2; exit 2 ;; esac
-[ "$COUNT" -gt 0 ] || { echo "ingest_bench.sh: -n wants a positive number" >&2; exit 2; }
-if [ "$TSHARK" = 1 ] && ! command -v tshark >/dev/null 2>&1; then
-	echo "ingest_bench.sh: tshark not installed: its rate is not measured"
-	TSHARK=0
-fi
-PIN=()
-if command -v taskset >/dev/null 2>&1 && taskset -c "$CPU" true 2>/dev/null; then
-	PIN=(taskset -c "$CPU")
-else
-	echo "ingest_bench.sh: cannot pin to CPU $CPU: running unpinned"
-fi
+bench_find_build
+bench_want_number -n "$COUNT"
+[ "$COUNT" -gt 0 ] || { echo "$BENCH: -n wants a positive number" >&2; exit 2; }
+bench_need_tool TSHARK tshark
+bench_pin
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/ingest_bench.XXXXXX") || exit 1
-cleanup() { [ "$KEEP" = 1 ] && echo "kept $T" || rm -rf "$T"; }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-echo "== backscope-gen -n $COUNT"
-if ! "$GEN" -n "$COUNT" -o "$T/q.pcap" 2>&1; then
-	echo "ingest_bench.sh: backscope-gen failed" >&2
-	exit 1
-fi
-SIZE=$(stat -c %s "$T/q.pcap")
-echo "capture: $SIZE bytes; $(nproc) CPUs, pinned to: ${PIN[*]:-none}"
+bench_tmpdir
+bench_gen "$T/q.pcap" -n "$COUNT"
 cat "$T/q.pcap" >/dev/null # into the page cache, as for every later reader
 
 # run NAME CMD...: time CMD (wall; CPU = user + system) into R_<NAME>_*.
@@ -86,14 +53,10 @@ run() {
 	local TIMEFORMAT='%R %U %S'
 	{ time "${PIN[@]}" "$@" >"$out" 2>"$err"; } 2>"$T/$name.time"
 	rc=$?
-	if [ $rc -ne 0 ]; then
-		echo "ingest_bench.sh: $name failed (exit $rc):" >&2
-		tail -5 "$err" >&2
-		exit 1
-	fi
+	[ $rc -eq 0 ] || bench_run_failed "$name" $rc "$err"
 	read -r w u s <"$T/$name.time"
 	printf -v "R_${name}_wall" '%s' "$w"
-	printf -v "R_${name}_cpu" '%s' "$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.2f", u + s }')"
+	printf -v "R_${name}_cpu" '%s' "$(bench_cpu "$u" "$s")"
 	grep -E '^ingest|^events|^skipped' "$out" | sed 's/^/   /'
 }
 
@@ -127,7 +90,6 @@ for db in db-log1 db-log2; do
 done
 [ "$same" = 1 ] && echo "== the three stores hold the same aggregates"
 
-rate() { awk -v n="$1" -v t="$2" 'BEGIN { printf "%.0f", n / t }'; }
 echo
 printf '%-34s %9s %9s %12s %10s\n' "run ($COUNT queries)" "wall s" "CPU s" "queries/s" "x tshark"
 ts_rate=0
@@ -166,11 +128,6 @@ for name in pcap pcap_log log tshark; do
 done
 what="ingest pcap and ingest log >= $TARGET queries/s on one core"
 [ "$TSHARK" = 1 ] && what="$what and >= ${RATIO}x tshark"
-if [ "$fail" = 0 ]; then
-	echo "targets: $what: met"
-else
-	echo "targets: $what: not met in this run"
-	echo "   (a busy machine slows the wall clock: compare the CPU seconds)"
-fi
+bench_verdict "$fail" "$what"
 [ "$same" = 1 ] || exit 1
 exit 0

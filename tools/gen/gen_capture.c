@@ -11,7 +11,6 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
-#include <pcap/pcap.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,27 +18,7 @@
 #include <string.h>
 #include "common/mem.h"
 #include "tools/gen/gen_darknet.h"
-
-#define NS_PER_S 1000000000ull
-
-struct rng {
-	uint64_t s;
-};
-
-/* splitmix64: small, fast, good enough for test traffic */
-static uint64_t rng_next(struct rng *r)
-{
-	uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-static double rng_unit(struct rng *r)
-{
-	return (double)(rng_next(r) >> 11) * (1.0 / 9007199254740992.0);
-}
+#include "tools/gen/genutil.h"
 
 /* Zipf(s) over n items: cumulative weights, sampled by binary search. */
 struct zipf {
@@ -64,9 +43,9 @@ static int zipf_init(struct zipf *z, size_t n, double s)
 	return 0;
 }
 
-static size_t zipf_draw(const struct zipf *z, struct rng *r)
+static size_t zipf_draw(const struct zipf *z, struct genutil_rng *r)
 {
-	double u = rng_unit(r);
+	double u = genutil_rng_unit(r);
 	size_t lo = 0, hi = z->n - 1;
 
 	while (lo < hi) {
@@ -130,32 +109,16 @@ static size_t revname_wire(const struct addr *a, unsigned labels, uint8_t *out)
 	return n + 10;
 }
 
-static uint16_t csum_fold(uint32_t s)
-{
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)~s;
-}
-
-static uint32_t csum_add(uint32_t s, const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i + 1 < n; i += 2)
-		s += (uint32_t)p[i] << 8 | p[i + 1];
-	if (n & 1)
-		s += (uint32_t)p[n - 1] << 8;
-	return s;
-}
-
 /* One Ethernet frame carrying a DNS message from @src:@sport to @dst:53 (or
  * back, @reply).  Returns its length. */
 static size_t frame(uint8_t *f, const struct addr *src, uint16_t sport, bool reply,
 		    const uint8_t *dns, size_t dlen)
 {
-	static const uint8_t mac_a[6] = { 0x02, 0, 0, 0, 0, 1 }, mac_b[6] = { 0x02, 0, 0, 0, 0, 2 };
 	bool v6 = src->family == 6;
-	size_t ip = v6 ? 40 : 20, off = 14;
+	size_t ip = v6 ? GENUTIL_IPV6_LEN : GENUTIL_IPV4_LEN, ulen = GENUTIL_UDP_LEN + dlen;
 	const uint8_t *saddr = src->b, *daddr = v6 ? server6 : server4;
 	uint16_t sp = sport, dp = 53;
+	uint8_t *h = f + GENUTIL_ETH_LEN, *u = h + ip;
 
 	if (reply) {
 		const uint8_t *t = saddr;
@@ -164,56 +127,23 @@ static size_t frame(uint8_t *f, const struct addr *src, uint16_t sport, bool rep
 		sp = 53;
 		dp = sport;
 	}
-	memcpy(f, reply ? mac_a : mac_b, 6);
-	memcpy(f + 6, reply ? mac_b : mac_a, 6);
-	f[12] = v6 ? 0x86 : 0x08;
-	f[13] = v6 ? 0xdd : 0x00;
-	uint8_t *h = f + off;
-	size_t ulen = 8 + dlen;
-	if (v6) {
-		memset(h, 0, 40);
-		h[0] = 0x60;
-		h[4] = (uint8_t)(ulen >> 8);
-		h[5] = (uint8_t)ulen;
-		h[6] = 17;
-		h[7] = 64;
-		memcpy(h + 8, saddr, 16);
-		memcpy(h + 24, daddr, 16);
-	} else {
-		size_t tot = 20 + ulen;
-		memset(h, 0, 20);
-		h[0] = 0x45;
-		h[2] = (uint8_t)(tot >> 8);
-		h[3] = (uint8_t)tot;
-		h[6] = 0x40; /* DF */
-		h[8] = 64;
-		h[9] = 17;
-		memcpy(h + 12, saddr, 4);
-		memcpy(h + 16, daddr, 4);
-		uint16_t c = csum_fold(csum_add(0, h, 20));
-		h[10] = (uint8_t)(c >> 8);
-		h[11] = (uint8_t)c;
-	}
-	uint8_t *u = h + ip;
-	u[0] = (uint8_t)(sp >> 8);
-	u[1] = (uint8_t)sp;
-	u[2] = (uint8_t)(dp >> 8);
-	u[3] = (uint8_t)dp;
-	u[4] = (uint8_t)(ulen >> 8);
-	u[5] = (uint8_t)ulen;
-	u[6] = u[7] = 0;
-	memcpy(u + 8, dns, dlen);
+	genutil_eth_write(f, v6, reply);
+	if (v6)
+		genutil_ipv6_write(h, ulen, 17, 64, saddr, daddr);
+	else
+		genutil_ipv4_write(h, ulen, 0, 0x4000 /* DF */, 64, 17, saddr, daddr);
+	genutil_udp_write(u, sp, dp, ulen);
+	memcpy(u + GENUTIL_UDP_LEN, dns, dlen);
 	if (v6) { /* the UDP checksum is mandatory over IPv6 */
-		uint32_t s = csum_add(0, h + 8, 32);
+		uint32_t s = genutil_csum_add(0, h + 8, 32);
 		s += (uint32_t)ulen + 17;
-		s = csum_add(s, u, ulen);
-		uint16_t c = csum_fold(s);
+		s = genutil_csum_add(s, u, ulen);
+		uint16_t c = genutil_csum_fold(s);
 		if (c == 0)
 			c = 0xffff;
-		u[6] = (uint8_t)(c >> 8);
-		u[7] = (uint8_t)c;
+		genutil_put16(u + 6, c);
 	}
-	return off + ip + ulen;
+	return GENUTIL_ETH_LEN + ip + ulen;
 }
 
 static void usage(FILE *out)
@@ -260,11 +190,10 @@ int main(int argc, char **argv)
 			  .start_s = 1767225600ull, .span_s = 86400, .v6 = 0.1, .partial = 0.03,
 			  .other_qtype = 0.02, .querier_v6 = 0.1, .zipf_o = 1.0, .zipf_q = 1.1 };
 	struct totals t = { 0 };
-	struct rng r;
+	struct genutil_rng r;
 	struct zipf zo = { 0 }, zq = { 0 };
 	struct addr *origs = NULL, *qs = NULL;
-	pcap_t *pd = NULL;
-	pcap_dumper_t *dump = NULL;
+	struct genutil_pcap pw = { 0 };
 	int opt, rc = 1;
 
 	if (argc > 1 && strcmp(argv[1], "darknet") == 0)
@@ -302,9 +231,9 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	for (size_t i = 0; i < o.originators; i++) {
-		uint64_t x = rng_next(&r);
+		uint64_t x = genutil_rng_next(&r);
 		struct addr *a = &origs[i];
-		if (rng_unit(&r) < o.v6) {
+		if (genutil_rng_unit(&r) < o.v6) {
 			static const uint8_t p6[4] = { 0x20, 0x01, 0x0d, 0xb8 };
 			a->family = 6;
 			memcpy(a->b, p6, 4);
@@ -321,7 +250,7 @@ int main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < o.queriers; i++) {
 		struct addr *a = &qs[i];
-		if (rng_unit(&r) < o.querier_v6) {
+		if (genutil_rng_unit(&r) < o.querier_v6) {
 			static const uint8_t p6[6] = { 0x20, 0x01, 0x0d, 0xb8, 0xff, 0xff };
 			a->family = 6;
 			memcpy(a->b, p6, 6);
@@ -336,18 +265,15 @@ int main(int argc, char **argv)
 			a->b[3] = (uint8_t)i;
 		}
 	}
-	pd = pcap_open_dead_with_tstamp_precision(DLT_EN10MB, 65535, PCAP_TSTAMP_PRECISION_NANO);
-	if (!pd || !(dump = pcap_dump_open(pd, o.out))) {
-		fprintf(stderr, "backscope-gen: %s: %s\n", o.out, pd ? pcap_geterr(pd) : "pcap");
+	if (genutil_pcap_open(&pw, o.out) < 0)
 		goto out;
-	}
-	uint64_t t0 = o.start_s * NS_PER_S, step = o.span_s * NS_PER_S / o.count;
+	uint64_t t0 = o.start_s * GENUTIL_NS_PER_S, step = o.span_s * GENUTIL_NS_PER_S / o.count;
 	uint8_t dns[512], f[1600];
 	for (uint64_t i = 0; i < o.count; i++) {
 		const struct addr *orig = &origs[zipf_draw(&zo, &r)];
 		const struct addr *q = &qs[zipf_draw(&zq, &r)];
-		uint64_t x = rng_next(&r);
-		double u = rng_unit(&r);
+		uint64_t x = genutil_rng_next(&r);
+		double u = genutil_rng_unit(&r);
 		uint16_t qtype = 12, sport = (uint16_t)(1024 + (x & 0xffff) % 64511);
 		unsigned labels = orig->family == 4 ? 4 : 32;
 		if (u < o.partial) {
@@ -383,28 +309,19 @@ int main(int argc, char **argv)
 				dns[n + 7] = 0x80; /* DO */
 			n += 11;
 		}
-		struct pcap_pkthdr h;
 		uint64_t ts = t0 + i * step + (x % (step ? step : 1));
-		h.ts.tv_sec = (time_t)(ts / NS_PER_S);
-		h.ts.tv_usec = (suseconds_t)(ts % NS_PER_S); /* ns: nanosecond file */
-		h.caplen = h.len = (bpf_u_int32)frame(f, q, sport, false, dns, n);
-		pcap_dump((u_char *)dump, &h, f);
+		genutil_pcap_write(&pw, ts, f, frame(f, q, sport, false, dns, n));
 		t.queries++;
 		if (o.responses) {
 			dns[2] |= 0x84; /* QR, AA */
 			dns[3] = (x >> 12) & 1 ? 3 : 0;
-			h.caplen = h.len = (bpf_u_int32)frame(f, q, sport, true, dns, n);
 			ts += 200000; /* 0.2 ms later */
-			h.ts.tv_sec = (time_t)(ts / NS_PER_S);
-			h.ts.tv_usec = (suseconds_t)(ts % NS_PER_S);
-			pcap_dump((u_char *)dump, &h, f);
+			genutil_pcap_write(&pw, ts, f, frame(f, q, sport, true, dns, n));
 			t.responses++;
 		}
 	}
-	if (pcap_dump_flush(dump) != 0) {
-		fprintf(stderr, "backscope-gen: %s: write failed\n", o.out);
+	if (genutil_pcap_flush(&pw) < 0)
 		goto out;
-	}
 	fprintf(stderr,
 		"backscope-gen: %s: %" PRIu64 " queries (ptr %" PRIu64 ", partial %" PRIu64
 		", other qtype %" PRIu64 "; IPv6 originators %" PRIu64 ", IPv6 queriers %" PRIu64
@@ -413,10 +330,7 @@ int main(int argc, char **argv)
 		t.responses);
 	rc = 0;
 out:
-	if (dump)
-		pcap_dump_close(dump);
-	if (pd)
-		pcap_close(pd);
+	genutil_pcap_close(&pw);
 	mem_free(zo.cdf);
 	mem_free(zq.cdf);
 	mem_free(origs);

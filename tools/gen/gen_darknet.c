@@ -11,7 +11,6 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
-#include <pcap/pcap.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,8 +19,8 @@
 #include <string.h>
 #include "common/mem.h"
 #include "tools/gen/gen_darknet.h"
+#include "tools/gen/genutil.h"
 
-#define NS_PER_S 1000000000ull
 #define DARK4 0xC6120000u /* 198.18.0.0/16 */
 #define FRAME_MAX 256
 
@@ -71,30 +70,6 @@ static const struct kind_def kinds[K_COUNT] = {
 	[K_V6NOISE] = { "v6-small", 0.005, 3, true },
 };
 
-struct rng {
-	uint64_t s;
-};
-
-/* splitmix64 */
-static uint64_t rng_next(struct rng *r)
-{
-	uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-static double rng_unit(struct rng *r)
-{
-	return (double)(rng_next(r) >> 11) * (1.0 / 9007199254740992.0);
-}
-
-static uint32_t rng_below(struct rng *r, uint32_t n)
-{
-	return (uint32_t)(((rng_next(r) >> 32) * n) >> 32);
-}
-
 struct actor {
 	uint32_t left;   /* packets still to send */
 	uint32_t sent;
@@ -124,41 +99,6 @@ struct pk {
 	size_t l4len;
 };
 
-static uint16_t csum_fold(uint32_t s)
-{
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)~s;
-}
-
-static uint32_t csum_add(uint32_t s, const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i + 1 < n; i += 2)
-		s += (uint32_t)p[i] << 8 | p[i + 1];
-	if (n & 1)
-		s += (uint32_t)p[n - 1] << 8;
-	return s;
-}
-
-static void put16(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 /* A public-looking IPv4 source for actor @i (a bijection of the index, moved
  * off reserved ranges and the darknet). */
 static uint32_t source4(uint64_t i, uint64_t seed)
@@ -182,36 +122,37 @@ static void set_src(const struct actor *a, struct pk *k)
 		memcpy(k->src, src6, 4);
 		k->src[4] = 0;
 		k->src[5] = 5;
-		put32(k->src + 8, a->key);
-		put32(k->src + 12, a->src4);
+		genutil_put32(k->src + 8, a->key);
+		genutil_put32(k->src + 12, a->src4);
 	} else {
-		put32(k->src, a->src4);
+		genutil_put32(k->src, a->src4);
 	}
 }
 
 static void dst4(struct pk *k, uint32_t d)
 {
-	put32(k->dst, d);
+	genutil_put32(k->dst, d);
 }
 
-static uint32_t rand_dst4(struct rng *r)
+static uint32_t rand_dst4(struct genutil_rng *r)
 {
-	return DARK4 | rng_below(r, 65536);
+	return DARK4 | genutil_rng_below(r, 65536);
 }
 
-static void rand_dst6(struct pk *k, struct rng *r)
+static void rand_dst6(struct pk *k, struct genutil_rng *r)
 {
-	uint64_t x = rng_next(r);
+	uint64_t x = genutil_rng_next(r);
 
 	memcpy(k->dst, dark6, 6);
 	k->dst[6] = 0;
 	k->dst[7] = (uint8_t)(x & 3); /* four subnets */
 	memset(k->dst + 8, 0, 8);
 	if ((x >> 8) & 1) {
-		put32(k->dst + 12, (uint32_t)(x >> 16) & 0xffff); /* low addresses: ::1, ::2, ... */
+		/* low addresses: ::1, ::2, ... */
+		genutil_put32(k->dst + 12, (uint32_t)(x >> 16) & 0xffff);
 	} else {
-		put32(k->dst + 8, (uint32_t)(x >> 24));
-		put32(k->dst + 12, (uint32_t)rng_next(r));
+		genutil_put32(k->dst + 8, (uint32_t)(x >> 24));
+		genutil_put32(k->dst + 12, (uint32_t)genutil_rng_next(r));
 	}
 }
 
@@ -223,43 +164,37 @@ static void tcp(struct pk *k, uint16_t sport, uint16_t dport, uint32_t seq, uint
 	size_t len = mss ? 24 : 20;
 
 	memset(t, 0, len);
-	put16(t, sport);
-	put16(t + 2, dport);
-	put32(t + 4, seq);
-	put32(t + 8, ack);
+	genutil_put16(t, sport);
+	genutil_put16(t + 2, dport);
+	genutil_put32(t + 4, seq);
+	genutil_put32(t + 8, ack);
 	t[12] = (uint8_t)((len / 4) << 4);
 	t[13] = flags;
-	put16(t + 14, win);
+	genutil_put16(t + 14, win);
 	if (mss) {
 		t[20] = 2;
 		t[21] = 4;
-		put16(t + 22, mss);
+		genutil_put16(t + 22, mss);
 	}
 	k->proto = 6;
 	k->l4len = len;
 }
 
-static void udp(struct pk *k, uint16_t sport, uint16_t dport, size_t payload, struct rng *r)
+static void udp(struct pk *k, uint16_t sport, uint16_t dport, size_t payload, struct genutil_rng *r)
 {
 	uint8_t *u = k->l4;
 
-	put16(u, sport);
-	put16(u + 2, dport);
-	put16(u + 4, (uint32_t)(8 + payload));
-	put16(u + 6, 0);
+	genutil_udp_write(u, sport, dport, GENUTIL_UDP_LEN + payload);
 	for (size_t i = 0; i < payload; i++)
-		u[8 + i] = (uint8_t)rng_next(r);
+		u[8 + i] = (uint8_t)genutil_rng_next(r);
 	k->proto = 17;
 	k->l4len = 8 + payload;
 }
 
 static void icmp_finish(struct pk *k)
 {
-	uint16_t c;
-
 	k->l4[2] = k->l4[3] = 0;
-	c = csum_fold(csum_add(0, k->l4, k->l4len));
-	put16(k->l4 + 2, c);
+	genutil_put16(k->l4 + 2, genutil_csum(k->l4, k->l4len));
 }
 
 static void icmp_echo(struct pk *k, uint8_t type, uint16_t id, uint16_t seq)
@@ -268,8 +203,8 @@ static void icmp_echo(struct pk *k, uint8_t type, uint16_t id, uint16_t seq)
 
 	memset(m, 0, 16);
 	m[0] = type;
-	put16(m + 4, id);
-	put16(m + 6, seq);
+	genutil_put16(m + 4, id);
+	genutil_put16(m + 6, seq);
 	k->l4len = 16;
 	k->proto = k->v6 ? 58 : 1;
 	icmp_finish(k);
@@ -277,7 +212,7 @@ static void icmp_echo(struct pk *k, uint8_t type, uint16_t id, uint16_t seq)
 
 /* ICMP error about a TCP probe the darknet address @from supposedly sent. */
 static void icmp_error(struct pk *k, uint8_t type, uint8_t code, uint32_t from, uint32_t to,
-		       struct rng *r)
+		       struct genutil_rng *r)
 {
 	uint8_t *m = k->l4, *ih = m + 8;
 
@@ -285,15 +220,15 @@ static void icmp_error(struct pk *k, uint8_t type, uint8_t code, uint32_t from, 
 	m[0] = type;
 	m[1] = code;
 	ih[0] = 0x45;
-	put16(ih + 2, 40);
-	put16(ih + 4, (uint32_t)rng_next(r));
-	ih[8] = 1 + (uint8_t)rng_below(r, 60);
+	genutil_put16(ih + 2, 40);
+	genutil_put16(ih + 4, (uint32_t)genutil_rng_next(r));
+	ih[8] = 1 + (uint8_t)genutil_rng_below(r, 60);
 	ih[9] = 6;
-	put32(ih + 12, from);
-	put32(ih + 16, to);
-	put16(ih + 20, 1024 + rng_below(r, 64000));
-	put16(ih + 22, 80);
-	put32(ih + 24, (uint32_t)rng_next(r));
+	genutil_put32(ih + 12, from);
+	genutil_put32(ih + 16, to);
+	genutil_put16(ih + 20, 1024 + genutil_rng_below(r, 64000));
+	genutil_put16(ih + 22, 80);
+	genutil_put32(ih + 24, (uint32_t)genutil_rng_next(r));
 	k->l4len = 36;
 	k->proto = 1;
 	icmp_finish(k);
@@ -308,12 +243,12 @@ static const uint16_t noise_ports[] = { 23, 22, 80, 445, 3389, 8080, 1433, 5555,
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 /* The next packet of @a into @k. */
-static void gen_packet(struct actor *a, struct rng *r, struct pk *k)
+static void gen_packet(struct actor *a, struct genutil_rng *r, struct pk *k)
 {
 	/* drawn first, in this order: arguments are evaluated in no set order */
-	uint16_t eph = (uint16_t)(1024 + rng_below(r, 64000)); /* an ephemeral port */
-	uint16_t zport = (uint16_t)(32768 + rng_below(r, 28232));
-	uint32_t rseq = (uint32_t)rng_next(r), rack = (uint32_t)rng_next(r);
+	uint16_t eph = (uint16_t)(1024 + genutil_rng_below(r, 64000)); /* an ephemeral port */
+	uint16_t zport = (uint16_t)(32768 + genutil_rng_below(r, 28232));
+	uint32_t rseq = (uint32_t)genutil_rng_next(r), rack = (uint32_t)genutil_rng_next(r);
 	uint32_t d, seq;
 	uint16_t dport;
 
@@ -321,7 +256,7 @@ static void gen_packet(struct actor *a, struct rng *r, struct pk *k)
 	k->l4len = 0;
 	k->v6 = kinds[a->kind].v6;
 	k->ttl = a->ttl;
-	k->ip_id = (uint16_t)rng_next(r);
+	k->ip_id = (uint16_t)genutil_rng_next(r);
 	set_src(a, k);
 	switch (a->kind) {
 	case K_ZMAP: /* variant 1: ZMap <= 4.0 (IP ID 54321) */
@@ -336,9 +271,9 @@ static void gen_packet(struct actor *a, struct rng *r, struct pk *k)
 		dst4(k, d);
 		dport = a->port;
 		if (a->ndst)
-			dport = masscan_ports[(a->key + rng_below(r, a->ndst)) %
+			dport = masscan_ports[(a->key + genutil_rng_below(r, a->ndst)) %
 					      NELEM(masscan_ports)];
-		seq = (uint32_t)rng_next(r);
+		seq = (uint32_t)genutil_rng_next(r);
 		k->ip_id = (uint16_t)((d ^ dport ^ seq) & 0xffff);
 		tcp(k, a->sport, dport, seq, 0, 0x02, a->variant ? 1025 : 1024,
 		    a->variant ? 1460 : 0);
@@ -346,14 +281,14 @@ static void gen_packet(struct actor *a, struct rng *r, struct pk *k)
 	case K_MIRAI:
 		d = rand_dst4(r);
 		dst4(k, d);
-		dport = rng_below(r, 10) ? 23 : 2323;
-		tcp(k, eph, dport, d, 0, 0x02, (uint16_t)(1024 + rng_below(r, 60000)), 0);
+		dport = genutil_rng_below(r, 10) ? 23 : 2323;
+		tcp(k, eph, dport, d, 0, 0x02, (uint16_t)(1024 + genutil_rng_below(r, 60000)), 0);
 		break;
 	case K_PORTSCAN: /* variant 1: nmap -sS profile; 0: plain SYN scanner */
 		dst4(k, a->dst[a->sent % a->ndst]);
 		dport = (uint16_t)(1 + (a->key + (a->sent / a->ndst) * 40503u) % 10000u);
 		if (a->variant) {
-			uint32_t hi = (uint32_t)rng_next(r) & 0xffff;
+			uint32_t hi = (uint32_t)genutil_rng_next(r) & 0xffff;
 			tcp(k, a->sport, dport, hi << 16 | ((hi ^ a->key) & 0xffff), 0, 0x02,
 			    (uint16_t)(1024 * (1 + (a->key & 3))), 1460);
 		} else {
@@ -361,7 +296,7 @@ static void gen_packet(struct actor *a, struct rng *r, struct pk *k)
 		}
 		break;
 	case K_BACKSCATTER: {
-		uint32_t u = rng_below(r, 10);
+		uint32_t u = genutil_rng_below(r, 10);
 		uint8_t flags = u < 6 ? 0x12 : u < 9 ? 0x14 : 0x04;
 		dst4(k, rand_dst4(r));
 		tcp(k, a->port, eph, rseq, flags & 0x10 ? rack : 0, flags,
@@ -373,11 +308,11 @@ static void gen_packet(struct actor *a, struct rng *r, struct pk *k)
 		icmp_echo(k, 8, (uint16_t)a->key, (uint16_t)a->sent);
 		break;
 	case K_ICMP_BACK: {
-		uint32_t u = rng_below(r, 10), to = (uint32_t)rng_next(r);
+		uint32_t u = genutil_rng_below(r, 10), to = (uint32_t)genutil_rng_next(r);
 		d = rand_dst4(r);
 		dst4(k, d);
 		if (a->variant == 0 || u < 2)
-			icmp_echo(k, 0, (uint16_t)rng_next(r), (uint16_t)a->sent);
+			icmp_echo(k, 0, (uint16_t)genutil_rng_next(r), (uint16_t)a->sent);
 		else if (a->variant == 1)
 			icmp_error(k, 3, u < 6 ? 1 : 3, d, to, r);
 		else
@@ -392,12 +327,12 @@ static void gen_packet(struct actor *a, struct rng *r, struct pk *k)
 		k->proto = 17;
 		if (a->sent % 2 == 0) {
 			udp(k, eph, a->port, 64, r);
-			put16(k->l4 + 4, 72);
+			genutil_put16(k->l4 + 4, 72);
 			k->l4len = 40; /* UDP header and 32 bytes; 32 more follow */
 			k->frag = 0x2000; /* MF */
 		} else {
 			for (size_t i = 0; i < 32; i++)
-				k->l4[i] = (uint8_t)rng_next(r);
+				k->l4[i] = (uint8_t)genutil_rng_next(r);
 			k->l4len = 32;
 			k->frag = 5; /* offset 40 bytes, last */
 		}
@@ -405,7 +340,7 @@ static void gen_packet(struct actor *a, struct rng *r, struct pk *k)
 	}
 	case K_UDPSCAN:
 		dst4(k, rand_dst4(r));
-		udp(k, a->sport, a->port, 8 + rng_below(r, 24), r);
+		udp(k, a->sport, a->port, 8 + genutil_rng_below(r, 24), r);
 		break;
 	case K_NOISE:
 		d = rand_dst4(r);
@@ -423,11 +358,11 @@ static void gen_packet(struct actor *a, struct rng *r, struct pk *k)
 		dst4(k, a->dst[a->sent % a->ndst]);
 		memset(k->l4, 0, 24);
 		if (a->variant == 0) {
-			put16(k->l4 + 2, 0x0800);
+			genutil_put16(k->l4 + 2, 0x0800);
 			k->proto = 47;
 		} else {
-			put32(k->l4, a->key);
-			put32(k->l4 + 4, a->sent);
+			genutil_put32(k->l4, a->key);
+			genutil_put32(k->l4 + 4, a->sent);
 			k->proto = 50;
 		}
 		k->l4len = 24;
@@ -443,7 +378,7 @@ static void gen_packet(struct actor *a, struct rng *r, struct pk *k)
 			k->v6frag = true;
 			if (a->sent % 2 == 0) {
 				udp(k, a->sport, a->port, 24, r);
-				put16(k->l4 + 4, 64);
+				genutil_put16(k->l4 + 4, 64);
 				k->v6off = 1; /* M */
 			} else {
 				memset(k->l4, 0, 32);
@@ -463,55 +398,37 @@ static void gen_packet(struct actor *a, struct rng *r, struct pk *k)
 /* Frame @k (Ethernet) into @f; returns the length. */
 static size_t frame(uint8_t *f, const struct pk *k)
 {
-	static const uint8_t mac_gw[6] = { 0x02, 0, 0, 0, 0, 1 };
-	static const uint8_t mac_tap[6] = { 0x02, 0, 0, 0, 0, 2 };
-	uint8_t *h = f + 14;
+	uint8_t *h = f + GENUTIL_ETH_LEN;
 	size_t ip;
 
-	memcpy(f, mac_tap, 6);
-	memcpy(f + 6, mac_gw, 6);
-	f[12] = k->v6 ? 0x86 : 0x08;
-	f[13] = k->v6 ? 0xdd : 0x00;
+	genutil_eth_write(f, k->v6, false);
 	if (k->v6) {
 		size_t ext = k->v6frag ? 8 : 0;
-		memset(h, 0, 40);
-		h[0] = 0x60;
-		put16(h + 4, (uint32_t)(ext + k->l4len));
-		h[6] = k->v6frag ? 44 : k->proto;
-		h[7] = k->ttl;
-		memcpy(h + 8, k->src, 16);
-		memcpy(h + 24, k->dst, 16);
-		ip = 40;
+		genutil_ipv6_write(h, ext + k->l4len, k->v6frag ? 44 : k->proto, k->ttl, k->src,
+				   k->dst);
+		ip = GENUTIL_IPV6_LEN;
 		if (k->v6frag) {
-			uint8_t *x = h + 40;
+			uint8_t *x = h + GENUTIL_IPV6_LEN;
 			x[0] = k->proto;
 			x[1] = 0;
-			put16(x + 2, k->v6off);
-			put32(x + 4, get32(k->src + 12) ^ k->ip_id);
+			genutil_put16(x + 2, k->v6off);
+			genutil_put32(x + 4, genutil_get32(k->src + 12) ^ k->ip_id);
 			ip += 8;
 		}
 	} else {
-		size_t tot = 20 + k->l4len;
-		memset(h, 0, 20);
-		h[0] = 0x45;
-		put16(h + 2, (uint32_t)tot);
-		put16(h + 4, k->ip_id);
-		put16(h + 6, k->frag);
-		h[8] = k->ttl;
-		h[9] = k->proto;
-		memcpy(h + 12, k->src, 4);
-		memcpy(h + 16, k->dst, 4);
-		put16(h + 10, csum_fold(csum_add(0, h, 20)));
-		ip = 20;
+		genutil_ipv4_write(h, k->l4len, k->ip_id, k->frag, k->ttl, k->proto, k->src,
+				   k->dst);
+		ip = GENUTIL_IPV4_LEN;
 	}
 	memcpy(h + ip, k->l4, k->l4len);
-	return 14 + ip + k->l4len;
+	return GENUTIL_ETH_LEN + ip + k->l4len;
 }
 
 /* Set up actor @a of @kind (the @i-th source overall). */
-static void actor_init(struct actor *a, enum kind kind, uint64_t i, uint64_t seed, struct rng *r)
+static void actor_init(struct actor *a, enum kind kind, uint64_t i, uint64_t seed,
+		       struct genutil_rng *r)
 {
-	uint64_t x = rng_next(r);
+	uint64_t x = genutil_rng_next(r);
 
 	memset(a, 0, sizeof *a);
 	a->kind = (uint8_t)kind;
@@ -570,19 +487,19 @@ static void actor_init(struct actor *a, enum kind kind, uint64_t i, uint64_t see
 }
 
 /* Relative packets of one source of @kind (scaled to the kind's share). */
-static double actor_weight(enum kind kind, struct rng *r)
+static double actor_weight(enum kind kind, struct genutil_rng *r)
 {
 	switch (kind) {
 	case K_NOISE:
-		return 1 + rng_below(r, 4);
+		return 1 + genutil_rng_below(r, 4);
 	case K_V6NOISE:
-		return 1 + rng_below(r, 5);
+		return 1 + genutil_rng_below(r, 5);
 	case K_BACKSCATTER:
 	case K_ICMP_BACK:
 	case K_MIRAI: /* heavy tail: exponential */
-		return -log(1.0 - rng_unit(r) * 0.999999);
+		return -log(1.0 - genutil_rng_unit(r) * 0.999999);
 	default:
-		return 0.25 + 1.5 * rng_unit(r);
+		return 0.25 + 1.5 * genutil_rng_unit(r);
 	}
 }
 
@@ -651,9 +568,8 @@ int gen_darknet_main(int argc, char **argv)
 	uint32_t *sched = NULL;
 	double *w = NULL;
 	size_t nact = 0, first[K_COUNT + 1];
-	pcap_t *pd = NULL;
-	pcap_dumper_t *dump = NULL;
-	struct rng r;
+	struct genutil_pcap pw = { 0 };
+	struct genutil_rng r;
 	int opt, rc = 1;
 
 	optind = 1;
@@ -726,34 +642,25 @@ int gen_darknet_main(int argc, char **argv)
 			sched[n++] = (uint32_t)i;
 	}
 	for (size_t i = n; i > 1; i--) {
-		size_t j = (size_t)(rng_next(&r) % i);
+		size_t j = (size_t)(genutil_rng_next(&r) % i);
 		uint32_t t = sched[i - 1];
 		sched[i - 1] = sched[j];
 		sched[j] = t;
 	}
-	pd = pcap_open_dead_with_tstamp_precision(DLT_EN10MB, 65535, PCAP_TSTAMP_PRECISION_NANO);
-	if (!pd || !(dump = pcap_dump_open(pd, o.out))) {
-		fprintf(stderr, "backscope-gen: %s: %s\n", o.out, pd ? pcap_geterr(pd) : "pcap");
+	if (genutil_pcap_open(&pw, o.out) < 0)
 		goto out;
-	}
-	uint64_t t0 = o.start_s * NS_PER_S, step = o.span_s * NS_PER_S / n;
+	uint64_t t0 = o.start_s * GENUTIL_NS_PER_S, step = o.span_s * GENUTIL_NS_PER_S / n;
 	uint8_t f[FRAME_MAX];
 	for (size_t i = 0; i < n; i++) {
 		struct actor *a = &acts[sched[i]];
-		struct pcap_pkthdr h;
 		struct pk k;
-		uint64_t ts = t0 + i * step + (step > 1 ? rng_next(&r) % step : 0);
+		uint64_t ts = t0 + i * step + (step > 1 ? genutil_rng_next(&r) % step : 0);
 
 		gen_packet(a, &r, &k);
-		h.ts.tv_sec = (time_t)(ts / NS_PER_S);
-		h.ts.tv_usec = (suseconds_t)(ts % NS_PER_S); /* ns: nanosecond file */
-		h.caplen = h.len = (bpf_u_int32)frame(f, &k);
-		pcap_dump((u_char *)dump, &h, f);
+		genutil_pcap_write(&pw, ts, f, frame(f, &k));
 	}
-	if (pcap_dump_flush(dump) != 0) {
-		fprintf(stderr, "backscope-gen: %s: write failed\n", o.out);
+	if (genutil_pcap_flush(&pw) < 0)
 		goto out;
-	}
 	if (o.truth && write_truth(o.truth, acts, nact, o.seed) < 0)
 		goto out;
 	fprintf(stderr, "backscope-gen: %s: %zu packets from %zu sources\n", o.out, n, nact);
@@ -762,10 +669,7 @@ int gen_darknet_main(int argc, char **argv)
 			kinds[k].name, src_kind[k], per_kind[k]);
 	rc = 0;
 out:
-	if (dump)
-		pcap_dump_close(dump);
-	if (pd)
-		pcap_close(pd);
+	genutil_pcap_close(&pw);
 	mem_free(acts);
 	mem_free(w);
 	mem_free(sched);
