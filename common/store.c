@@ -606,7 +606,7 @@ int store_set_ttls(struct store *s, uint32_t ptr_ttl, uint32_t neg_ttl)
 
 static uint64_t meta_or(MDB_txn *txn, MDB_dbi dbi, const char *name, uint64_t def)
 {
-	uint64_t v;
+	uint64_t v = 0;
 	return meta_get(txn, dbi, name, strlen(name), &v) == 0 ? v : def;
 }
 

@@ -27,9 +27,10 @@
 #define KEY_NOPORT (7u << 16)      /* a later fragment: no transport header */
 #define SLAB_MAX 4096              /* sources per slab (the first ones: 1, 2, 4, ...) */
 #define SLOTS_MIN 16               /* source table slots at first */
-#define PIPE 16                    /* packets queued while their memory is fetched */
-#define PIPE_SRC 5                 /* queued this long: fetch the source */
-#define PIPE_TAB 10                /* this long: its tuple slot and sketches */
+#define BATCH_DEFAULT (1u << 20)   /* packets added at once, grouped by source */
+#define RADIX_BITS 11              /* the batch is split in 2^11 groups of sources */
+#define AHEAD 8                    /* packets ahead whose source is prefetched */
+#define PIPE 16                    /* packets queued while their table slot is fetched */
 
 /* A distinct (dst, key): in the source's inline array, then in its table. */
 struct dk_tuple {
@@ -54,51 +55,97 @@ struct dk_heavy {
 	uint8_t hll[HEAVY][SUB_REGS];
 };
 
-/* Sketches, allocated when the exact table overflows and seeded from it. */
+/* Space-saving slots of flows (dst, key), in one cache line. */
+struct dk_flows {
+	uint32_t dst[HEAVY];
+	uint32_t key[HEAVY];
+	uint32_t count[HEAVY];
+	uint32_t err[HEAVY];
+};
+
+/* Sketches, allocated when the exact table overflows and seeded from it;
+ * from then on the source's packets go to the sketches only. */
 struct dk_sketch {
 	uint8_t hll_dst[HLL_REGS];
 	uint8_t hll_pt[HLL_REGS];
 	struct dk_heavy ports;  /* heavy (proto, port) keys, HLL of dsts */
 	struct dk_heavy dsts;   /* heavy dsts, HLL of (proto, port) keys */
+	struct dk_flows flows;  /* heavy flows */
 };
 
-/* One source in one window.  The fields a packet touches come first. */
+/* One source in one window, in five cache lines: the lookup and the tuple
+ * code read the first, the inline tuples and the counters follow, then the
+ * fingerprint state. */
 struct dk_src {
-	struct bsc_addr addr;
+	_Alignas(64) struct bsc_addr addr;
 	bool overflow;              /* a tuple did not fit: sketches rule */
+	uint32_t idx;               /* number in first-seen order (src_at) */
 	uint32_t ntuples;
 	uint32_t nb;                /* buckets of @tab; 0 = the tuples are in @in */
-	uint32_t packets, frags, tcp, udp, icmp, other, icmp6;
+	struct dk_bucket *tab;      /* in @tab_mem, aligned to 64 bytes */
+	struct dk_sketch *sk;       /* NULL until overflow (or if that failed) */
+	void *tab_mem;
+	uint32_t packets, frags;
+	struct dk_tuple in[INLINE_TUPLES];
+	uint32_t tcp, udp, icmp, other, icmp6;
 	uint32_t syn, synack, rst, rstack, tcp_other;
 	uint32_t echo_req, echo_rep, unreach, timex, icmp_other;
-	struct dk_bucket *tab;      /* in @tab_mem, aligned to 64 bytes */
-	void *tab_mem;
-	struct dk_sketch *sk;       /* NULL until overflow (or if that failed) */
-	struct dk_tuple in[INLINE_TUPLES];
 	struct dk_fp_state fp;
 };
 
-/* The source table: open addressing over pointers into the slabs. */
+/* The source table: open addressing, 8 bytes a slot.  An IPv4 source is
+ * found by its address alone, without reading the source; an IPv6 source by
+ * 32 bits of its hash, then checked against the source's address. */
 struct dk_slot {
-	struct dk_src *src;         /* NULL = free */
-	uint64_t hash;
+	uint32_t tag;               /* IPv4 address, or hash >> 32 with SLOT_V6 */
+	uint32_t ref;               /* source number + 1 | SLOT_V6; 0 = free */
 };
 
-/* A queued packet and what the prefetch stages found out. */
+#define SLOT_V6 0x80000000u
+
+
+/* What count_apply() counts of a packet: one of these codes, and flags,
+ * above the key bits of dk_ent.key. */
+enum dk_count {
+	CC_SYN, CC_SYNACK, CC_RSTACK, CC_RST, CC_TCP_OTHER, CC_TCP_NOHDR, CC_UDP,
+	CC_ECHO_REQ, CC_ECHO_REP, CC_UNREACH, CC_TIMEX, CC_ICMP_OTHER, CC_ICMP_NOHDR, CC_OTHER,
+};
+#define META_CODE_SHIFT KEY_BITS        /* 4 bits: enum dk_count */
+#define META_FRAG (1u << (KEY_BITS + 4)) /* a fragment */
+#define META_V6 (1u << (KEY_BITS + 5))   /* ICMPv6 */
+
+/* A packet waiting in the batch: all that is left to add of it. */
+struct dk_ent {
+	uint32_t sidx;              /* the source, dk_src.idx */
+	uint32_t dst;               /* dst_key() */
+	uint32_t key;               /* port_key() | count code and META_* flags */
+	struct dk_fp_probe fp;
+};
+
+/* A packet queued while its source's table slot is fetched. */
 struct dk_pend {
-	struct dk_packet p;
+	struct dk_ent e;            /* all but e.sidx */
+	struct bsc_addr src;
 	uint64_t hash;              /* addr_hash() of the source */
-	struct dk_src *src;         /* the source, if known when prefetched */
-	uint32_t dst, key;          /* dst_key(), port_key() */
+};
+
+/* A slab of sources, aligned to a cache line. */
+struct dk_slab {
+	struct dk_src *src;
+	void *mem;
 };
 
 struct darknet {
 	struct dk_config cfg;
+	struct dk_ent *batch;       /* tuples not yet applied, in arrival order */
+	struct dk_ent *sorted;      /* room for sorting them by source */
+	struct dk_tuple *scratch;   /* room for sorting one source's tuples */
+	uint32_t nbatch;
 	struct dk_pend pipe[PIPE];  /* queued packets, oldest at @pipe_head */
 	unsigned pipe_head, npipe;
 	struct dk_slot *slots;
 	size_t nslots, slots_max;   /* a power of two; at most 2 * max_sources rounded up */
-	struct dk_src **slabs;      /* sources in first-seen order; kept across windows */
+	struct dk_slab *slabs;      /* sources in first-seen order; kept across windows */
 	size_t nslabs, slabs_cap;
 	size_t nsrc;
 	uint32_t tab_max;           /* buckets of a full tuple table */
@@ -332,6 +379,25 @@ hit:
 	hll_add(hv->hll[i], SUB_BITS, inner_hash);
 }
 
+/* Space-saving over flows: @n more packets of (dst, key). */
+static void flows_add(struct dk_flows *fl, uint32_t dst, uint32_t key, uint32_t n)
+{
+	size_t i, low = 0;
+
+	for (i = 0; i < HEAVY; i++) {
+		if (fl->count[i] && fl->dst[i] == dst && fl->key[i] == key)
+			goto hit;
+		if (fl->count[i] < fl->count[low])
+			low = i;
+	}
+	i = low;
+	fl->err[i] = fl->count[i];
+	fl->dst[i] = dst;
+	fl->key[i] = key;
+hit:
+	fl->count[i] += n;
+}
+
 /* A later fragment (KEY_NOPORT) counts as a destination only. */
 static void sketch_add(struct dk_sketch *sk, uint32_t dst, uint32_t key, uint32_t n)
 {
@@ -344,6 +410,7 @@ static void sketch_add(struct dk_sketch *sk, uint32_t dst, uint32_t key, uint32_
 	hll_add(sk->hll_pt, HLL_BITS, hk);
 	heavy_add(&sk->ports, key, hd, n);
 	heavy_add(&sk->dsts, dst, hk, n);
+	flows_add(&sk->flows, dst, key, n);
 }
 
 /* ---- aggregation ---- */
@@ -352,6 +419,12 @@ static uint64_t addr_hash(const struct bsc_addr *a)
 {
 	uint64_t h = a->family;
 
+	if (a->family == AF_INET) {
+		uint32_t v;
+
+		memcpy(&v, a->bytes, 4);
+		return mix64(h << 32 | v);
+	}
 	for (int i = 0; i < 16; i += 8) {
 		uint64_t w;
 
@@ -428,6 +501,7 @@ void darknet_config_default(struct dk_config *c)
 	c->window_ns = 3600ULL * 1000000000ULL;
 	c->max_sources = 1u << 18;
 	c->exact_cap = 256;
+	c->batch = BATCH_DEFAULT;
 }
 
 int darknet_create(struct darknet **out, const struct dk_config *cfg)
@@ -447,8 +521,13 @@ int darknet_create(struct darknet **out, const struct dk_config *cfg)
 	dk->slots_max = slots_max_of(cfg->max_sources);
 	dk->nslots = dk->slots_max < 1024 ? dk->slots_max : 1024;
 	dk->slots = mem_calloc(dk->nslots, sizeof *dk->slots);
-	if (!dk->slots) {
-		mem_free(dk);
+	if (dk->cfg.batch == 0)
+		dk->cfg.batch = BATCH_DEFAULT;
+	dk->batch = mem_alloc((size_t)dk->cfg.batch * sizeof *dk->batch);
+	dk->sorted = mem_alloc((size_t)dk->cfg.batch * sizeof *dk->sorted);
+	dk->scratch = mem_alloc((size_t)tab_max_of(dk->cfg.exact_cap) * BUCKET * sizeof *dk->scratch);
+	if (!dk->slots || !dk->batch || !dk->sorted || !dk->scratch) {
+		darknet_destroy(dk);
 		return BSC_ENOMEM;
 	}
 	*out = dk;
@@ -476,7 +555,7 @@ static struct dk_src *src_at(const struct darknet *dk, size_t n)
 	} else {
 		i = 12 + (n - 4095) / SLAB_MAX;
 	}
-	return &dk->slabs[i][n - slab_first(i)];
+	return &dk->slabs[i].src[n - slab_first(i)];
 }
 
 static void clear_window(struct darknet *dk)
@@ -488,7 +567,8 @@ static void clear_window(struct darknet *dk)
 		mem_free(s->sk);
 	}
 	dk->nsrc = 0;
-	memset(dk->slots, 0, dk->nslots * sizeof *dk->slots);
+	if (dk->slots)
+		memset(dk->slots, 0, dk->nslots * sizeof *dk->slots);
 	dk->cnt.sources = 0;
 }
 
@@ -496,14 +576,21 @@ void darknet_destroy(struct darknet *dk)
 {
 	if (!dk)
 		return;
-	dk->npipe = 0; /* queued packets of the open window: dropped with it */
+	dk->npipe = 0; /* packets and tuples of the open window: dropped with it */
+	dk->nbatch = 0;
 	clear_window(dk);
 	for (size_t i = 0; i < dk->nslabs; i++)
-		mem_free(dk->slabs[i]);
+		mem_free(dk->slabs[i].mem);
 	mem_free(dk->slabs);
 	mem_free(dk->slots);
+	mem_free(dk->batch);
+	mem_free(dk->sorted);
+	mem_free(dk->scratch);
 	mem_free(dk);
 }
+
+static uint64_t addr_hash(const struct bsc_addr *a);
+static struct dk_src *src_at(const struct darknet *dk, size_t n);
 
 /* Double the source table; false without memory. */
 static bool slots_grow(struct darknet *dk)
@@ -514,11 +601,13 @@ static bool slots_grow(struct darknet *dk)
 	if (!t)
 		return false;
 	for (size_t i = 0; i < dk->nslots; i++) {
+		uint32_t ref = dk->slots[i].ref;
 		size_t j;
 
-		if (!dk->slots[i].src)
+		if (!ref)
 			continue;
-		for (j = dk->slots[i].hash & mask; t[j].src; j = (j + 1) & mask)
+		j = addr_hash(&src_at(dk, (ref & ~SLOT_V6) - 1)->addr) & mask;
+		for (; t[j].ref; j = (j + 1) & mask)
 			;
 		t[j] = dk->slots[i];
 	}
@@ -531,21 +620,23 @@ static bool slots_grow(struct darknet *dk)
 /* One more slab; false without memory. */
 static bool slab_add(struct darknet *dk)
 {
-	struct dk_src *slab;
+	void *mem;
 
 	if (dk->nslabs == dk->slabs_cap) {
 		size_t cap = dk->slabs_cap ? dk->slabs_cap * 2 : 16;
-		struct dk_src **a = mem_realloc(dk->slabs, cap * sizeof *a);
+		struct dk_slab *a = mem_realloc(dk->slabs, cap * sizeof *a);
 
 		if (!a)
 			return false;
 		dk->slabs = a;
 		dk->slabs_cap = cap;
 	}
-	slab = mem_alloc(slab_size(dk->nslabs) * sizeof *slab);
-	if (!slab)
+	mem = mem_alloc(slab_size(dk->nslabs) * sizeof(struct dk_src) + 63);
+	if (!mem)
 		return false;
-	dk->slabs[dk->nslabs++] = slab;
+	dk->slabs[dk->nslabs].mem = mem;
+	dk->slabs[dk->nslabs].src = (struct dk_src *)(((uintptr_t)mem + 63) & ~(uintptr_t)63);
+	dk->nslabs++;
 	return true;
 }
 
@@ -559,41 +650,66 @@ static struct dk_src *slab_take(struct darknet *dk, int *rc)
 	return src_at(dk, dk->nsrc);
 }
 
-/* The source of address @a (hash @h), created if new. */
-static struct dk_src *src_get(struct darknet *dk, const struct bsc_addr *a, uint64_t h, int *rc)
+/* The IPv4 address @a as a number. */
+static uint32_t v4_of(const struct bsc_addr *a)
+{
+	return (uint32_t)a->bytes[0] << 24 | (uint32_t)a->bytes[1] << 16 |
+	       (uint32_t)a->bytes[2] << 8 | a->bytes[3];
+}
+
+/* The slot tag and family flag of address @a (hash @h). */
+static void slot_key(const struct bsc_addr *a, uint64_t h, uint32_t *tag, uint32_t *v6)
+{
+	if (a->family == AF_INET) {
+		*tag = v4_of(a);
+		*v6 = 0;
+	} else {
+		*tag = (uint32_t)(h >> 32);
+		*v6 = SLOT_V6;
+	}
+}
+
+/* The number of the source of address @a (hash @h), created if new;
+ * UINT32_MAX (and *rc) when it cannot be. */
+static uint32_t src_get(struct darknet *dk, const struct bsc_addr *a, uint64_t h, int *rc)
 {
 	size_t mask = dk->nslots - 1, j;
+	uint32_t tag, v6, ref;
 	struct dk_src *s;
 
-	for (j = h & mask; dk->slots[j].src; j = (j + 1) & mask) {
-		if (dk->slots[j].hash == h && addr_same(&dk->slots[j].src->addr, a))
-			return dk->slots[j].src;
+	slot_key(a, h, &tag, &v6);
+	for (j = h & mask; (ref = dk->slots[j].ref) != 0; j = (j + 1) & mask) {
+		if (dk->slots[j].tag != tag || (ref & SLOT_V6) != v6)
+			continue;
+		if (!v6 || addr_same(&src_at(dk, (ref & ~SLOT_V6) - 1)->addr, a))
+			return (ref & ~SLOT_V6) - 1;
 	}
 	if (dk->nsrc >= dk->cfg.max_sources) {
 		*rc = BSC_ENOSPC;
-		return NULL;
+		return UINT32_MAX;
 	}
 	if (2 * (dk->nsrc + 1) > dk->nslots && dk->nslots < dk->slots_max) {
 		/* without memory go on fuller, up to 7/8 */
 		if (slots_grow(dk)) {
 			mask = dk->nslots - 1;
-			for (j = h & mask; dk->slots[j].src; j = (j + 1) & mask)
+			for (j = h & mask; dk->slots[j].ref; j = (j + 1) & mask)
 				;
 		} else if (8 * (dk->nsrc + 1) > 7 * dk->nslots) {
 			*rc = BSC_ENOMEM;
-			return NULL;
+			return UINT32_MAX;
 		}
 	}
 	s = slab_take(dk, rc);
 	if (!s)
-		return NULL;
+		return UINT32_MAX;
 	memset(s, 0, sizeof *s);
 	s->addr = *a;
-	dk->slots[j].src = s;
-	dk->slots[j].hash = h;
+	s->idx = (uint32_t)dk->nsrc;
+	dk->slots[j].tag = tag;
+	dk->slots[j].ref = (s->idx + 1) | v6;
 	dk->nsrc++;
 	dk->cnt.sources = dk->nsrc;
-	return s;
+	return s->idx;
 }
 
 static uint32_t tuple_hash(uint32_t dst, uint32_t key)
@@ -709,22 +825,23 @@ static void go_sketch(struct darknet *dk, struct dk_src *s)
 	}
 }
 
-/* Count the tuple exactly while it fits, then in the sketches. */
+/* Count the tuple exactly while it fits, then in the sketches only: the
+ * exact table is frozen then (its figures are lower bounds). */
 static void tuple_add(struct darknet *dk, struct dk_src *s, uint32_t dst, uint32_t key)
 {
 	struct dk_tuple *hit;
 	struct dk_bucket *bk;
 	uint32_t i;
 
+	if (s->overflow)
+		goto sketch;
 	if (!s->nb) {
 		for (i = 0; i < s->ntuples; i++) {
 			if (s->in[i].dst == dst && (s->in[i].kseq & KEY_MASK) == key) {
 				s->in[i].count++;
-				goto hit;
+				return;
 			}
 		}
-		if (s->overflow)
-			goto sketch;
 		if (s->ntuples < INLINE_TUPLES && s->ntuples < dk->cfg.exact_cap) {
 			s->in[s->ntuples] = (struct dk_tuple){
 				.dst = dst, .kseq = key | s->ntuples << KEY_BITS, .count = 1 };
@@ -737,10 +854,8 @@ static void tuple_add(struct darknet *dk, struct dk_src *s, uint32_t dst, uint32
 	bk = tab_find(s->tab, s->nb, dst, key, &hit);
 	if (hit) {
 		hit->count++;
-		goto hit;
+		return;
 	}
-	if (s->overflow)
-		goto sketch;
 	if (s->ntuples >= tab_holds(dk, s->nb)) {
 		if (s->ntuples >= dk->cfg.exact_cap || !tab_grow(dk, s))
 			goto full;
@@ -755,61 +870,82 @@ full:
 sketch:
 	if (s->sk)
 		sketch_add(s->sk, dst, key, 1);
-	return;
-hit:
-	if (s->sk)
-		sketch_add(s->sk, dst, key, 1);
 }
 
-static void count_packet(struct dk_src *s, const struct dk_packet *p)
+/* The count code and flags of @p (see enum dk_count). */
+static uint32_t count_meta(const struct dk_packet *p)
 {
 	uint8_t f = p->tcp_flags;
+	uint32_t m = p->fragment ? META_FRAG : 0, c;
 
-	s->packets++;
-	s->frags += p->fragment;
 	switch (p->proto) {
 	case DK_PROTO_TCP:
-		s->tcp++;
 		if (p->later_fragment)
-			break;
-		if ((f & (DK_TCP_SYN | DK_TCP_ACK | DK_TCP_RST | DK_TCP_FIN)) == DK_TCP_SYN)
-			s->syn++;
+			c = CC_TCP_NOHDR;
+		else if ((f & (DK_TCP_SYN | DK_TCP_ACK | DK_TCP_RST | DK_TCP_FIN)) == DK_TCP_SYN)
+			c = CC_SYN;
 		else if ((f & (DK_TCP_SYN | DK_TCP_ACK | DK_TCP_RST)) == (DK_TCP_SYN | DK_TCP_ACK))
-			s->synack++;
+			c = CC_SYNACK;
 		else if ((f & (DK_TCP_RST | DK_TCP_ACK)) == (DK_TCP_RST | DK_TCP_ACK))
-			s->rstack++;
+			c = CC_RSTACK;
 		else if (f & DK_TCP_RST)
-			s->rst++;
+			c = CC_RST;
 		else
-			s->tcp_other++;
+			c = CC_TCP_OTHER;
 		break;
 	case DK_PROTO_UDP:
-		s->udp++;
+		c = CC_UDP;
 		break;
 	case DK_PROTO_ICMP:
 	case DK_PROTO_ICMPV6: {
 		bool v6 = p->proto == DK_PROTO_ICMPV6;
 		uint8_t t = p->icmp_type;
 
-		s->icmp++;
-		s->icmp6 += v6;
+		m |= v6 ? META_V6 : 0;
 		if (p->later_fragment)
-			break;
-		if (t == (v6 ? 128 : 8))
-			s->echo_req++;
+			c = CC_ICMP_NOHDR;
+		else if (t == (v6 ? 128 : 8))
+			c = CC_ECHO_REQ;
 		else if (t == (v6 ? 129 : 0))
-			s->echo_rep++;
+			c = CC_ECHO_REP;
 		else if (t == (v6 ? 1 : 3))
-			s->unreach++;
+			c = CC_UNREACH;
 		else if (t == (v6 ? 3 : 11))
-			s->timex++;
+			c = CC_TIMEX;
 		else
-			s->icmp_other++;
+			c = CC_ICMP_OTHER;
 		break;
 	}
 	default:
-		s->other++;
+		c = CC_OTHER;
 		break;
+	}
+	return m | c << META_CODE_SHIFT;
+}
+
+static void count_apply(struct dk_src *s, uint32_t meta)
+{
+	s->packets++;
+	s->frags += (meta & META_FRAG) != 0;
+	switch ((meta >> META_CODE_SHIFT) & 15) {
+	case CC_SYN: s->tcp++; s->syn++; break;
+	case CC_SYNACK: s->tcp++; s->synack++; break;
+	case CC_RSTACK: s->tcp++; s->rstack++; break;
+	case CC_RST: s->tcp++; s->rst++; break;
+	case CC_TCP_OTHER: s->tcp++; s->tcp_other++; break;
+	case CC_TCP_NOHDR: s->tcp++; break;
+	case CC_UDP: s->udp++; break;
+	case CC_ECHO_REQ: s->echo_req++; goto icmp;
+	case CC_ECHO_REP: s->echo_rep++; goto icmp;
+	case CC_UNREACH: s->unreach++; goto icmp;
+	case CC_TIMEX: s->timex++; goto icmp;
+	case CC_ICMP_OTHER: s->icmp_other++; goto icmp;
+	case CC_ICMP_NOHDR:
+icmp:
+		s->icmp++;
+		s->icmp6 += (meta & META_V6) != 0;
+		break;
+	default: s->other++; break;
 	}
 }
 
@@ -831,26 +967,86 @@ static void window_move(struct darknet *dk, uint64_t t)
 	}
 }
 
-/* Add @p (source hash @h, tuple @dst, @key; @hint: its source if the
- * prefetch found it) now. */
-static int add_now(struct darknet *dk, const struct dk_packet *p, uint64_t h, uint32_t dst,
-		   uint32_t key, struct dk_src *hint)
+/* Group the batch by source, stably: one counting pass over the high bits
+ * of the source number, so each group holds at most 2^RADIX_BITS-th of the
+ * sources (whose memory then stays in the cache while the group is added)
+ * and each source's packets stay in arrival order.  Returns the grouped
+ * array. */
+static struct dk_ent *batch_group(struct darknet *dk)
 {
-	struct dk_src *s = hint;
-	int rc = 0;
+	uint32_t n = dk->nbatch, bits = 1, shift, sum = 0;
+	struct dk_ent *from = dk->batch, *to = dk->sorted;
+	uint32_t cnt[1u << RADIX_BITS] = { 0 };
 
-	if (!s || !addr_same(&s->addr, &p->src))
-		s = src_get(dk, &p->src, h, &rc);
-	if (!s) {
+	while (bits < 32 && ((size_t)1 << bits) < dk->nsrc)
+		bits++;
+	shift = bits > RADIX_BITS ? bits - RADIX_BITS : 0;
+	for (uint32_t i = 0; i < n; i++)
+		cnt[from[i].sidx >> shift]++;
+	for (uint32_t d = 0; d < (1u << RADIX_BITS); d++) {
+		uint32_t c = cnt[d];
+
+		cnt[d] = sum;
+		sum += c;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		to[cnt[from[i].sidx >> shift]++] = from[i];
+	return to;
+}
+
+static void prefetch_lines(const void *p, size_t len)
+{
+	const char *c = p;
+
+	for (size_t off = 0; off < len; off += 64)
+		__builtin_prefetch(c + off, 1);
+}
+
+/* Add the batch to its sources, group after group: a group's sources,
+ * tables and sketches stay in the cache while its packets are added.  A
+ * source's lines are fetched a few packets before it is needed. */
+static void batch_apply(struct darknet *dk)
+{
+	uint32_t n = dk->nbatch, sidx = UINT32_MAX;
+	struct dk_src *s = NULL;
+	struct dk_ent *e;
+
+	if (n == 0)
+		return;
+	e = batch_group(dk);
+	for (uint32_t i = 0; i < n; i++) {
+		if (i + AHEAD < n && e[i + AHEAD].sidx != e[i + AHEAD - 1].sidx)
+			prefetch_lines(src_at(dk, e[i + AHEAD].sidx), sizeof(struct dk_src));
+		if (e[i].sidx != sidx) {
+			sidx = e[i].sidx;
+			s = src_at(dk, sidx);
+		}
+		count_apply(s, e[i].key);
+		if (e[i].fp.flags)
+			fingerprint_apply(&s->fp, &e[i].fp);
+		tuple_add(dk, s, e[i].dst, e[i].key & KEY_MASK);
+	}
+	dk->nbatch = 0;
+}
+
+/* Add a packet of source @src (hash @h), the rest of it in @e: find its
+ * source, then queue it in the batch. */
+static int add_now(struct darknet *dk, const struct bsc_addr *src, uint64_t h,
+		   const struct dk_ent *e)
+{
+	int rc = 0;
+	uint32_t idx = src_get(dk, src, h, &rc);
+
+	if (idx == UINT32_MAX) {
 		if (rc == BSC_ENOSPC)
 			dk->cnt.dropped_full++;
 		return rc;
 	}
 	dk->cnt.packets++;
-	count_packet(s, p);
-	tuple_add(dk, s, dst, key);
-	if (!p->later_fragment)
-		fingerprint_update(&s->fp, p);
+	dk->batch[dk->nbatch] = *e;
+	dk->batch[dk->nbatch++].sidx = idx;
+	if (dk->nbatch == dk->cfg.batch)
+		batch_apply(dk);
 	return 0;
 }
 
@@ -858,9 +1054,9 @@ static int add_now(struct darknet *dk, const struct dk_packet *p, uint64_t h, ui
 static void pipe_drain(struct darknet *dk)
 {
 	while (dk->npipe) {
-		struct dk_pend *e = &dk->pipe[dk->pipe_head];
+		struct dk_pend *q = &dk->pipe[dk->pipe_head];
 
-		add_now(dk, &e->p, e->hash, e->dst, e->key, e->src);
+		add_now(dk, &q->src, q->hash, &q->e);
 		dk->pipe_head = (dk->pipe_head + 1) % PIPE;
 		dk->npipe--;
 	}
@@ -879,48 +1075,25 @@ static bool pipe_room(const struct darknet *dk)
 	       (2 * need <= dk->nslots || dk->nslots >= dk->slots_max);
 }
 
-static void prefetch_lines(const void *p, size_t len)
+/* Fill @e (all but the source) from @p. */
+static void ent_fill(struct dk_ent *e, const struct dk_packet *p)
 {
-	const char *c = p;
-
-	for (size_t off = 0; off < len; off += 64)
-		__builtin_prefetch(c + off, 1);
-	__builtin_prefetch(c + len - 1, 1);
-}
-
-/* Prefetch stage 2: the source the queued packet @e belongs to. */
-static void pipe_src(const struct darknet *dk, struct dk_pend *e)
-{
-	size_t mask = dk->nslots - 1, j;
-
-	e->src = NULL;
-	for (j = e->hash & mask; dk->slots[j].src; j = (j + 1) & mask) {
-		if (dk->slots[j].hash == e->hash) {
-			e->src = dk->slots[j].src;
-			prefetch_lines(e->src, sizeof *e->src);
-			return;
-		}
-	}
-}
-
-/* Prefetch stage 3: the tuple slot and the sketch lines of the packet. */
-static void pipe_tab(const struct dk_pend *e)
-{
-	const struct dk_src *s = e->src;
-
-	if (!s)
-		return;
-	if (s->nb)
-		__builtin_prefetch(&s->tab[tab_pos(tuple_hash(e->dst, e->key), s->nb)], 1);
-	if (s->sk) {
-		__builtin_prefetch(&s->sk->ports, 1);
-		__builtin_prefetch(&s->sk->dsts, 1);
+	e->sidx = 0;
+	e->dst = dst_key(&p->dst);
+	e->key = port_key(p) | count_meta(p);
+	if (p->later_fragment) {
+		e->fp.unicorn_key = 0;
+		e->fp.nmap_key = 0;
+		e->fp.flags = 0;
+	} else {
+		fingerprint_probe(p, &e->fp);
 	}
 }
 
 int darknet_add(struct darknet *dk, const struct dk_packet *p)
 {
-	struct dk_pend *e;
+	struct dk_pend *q;
+	struct dk_ent e;
 	uint64_t h;
 
 	if ((p->src.family != AF_INET && p->src.family != AF_INET6) ||
@@ -929,30 +1102,25 @@ int darknet_add(struct darknet *dk, const struct dk_packet *p)
 	h = addr_hash(&p->src);
 	if (!dk->open || p->time_ns - dk->window_start >= dk->cfg.window_ns) {
 		pipe_drain(dk);
+		batch_apply(dk);
 		window_move(dk, p->time_ns);
-		return add_now(dk, p, h, dst_key(&p->dst), port_key(p), NULL);
+		ent_fill(&e, p);
+		return add_now(dk, &p->src, h, &e);
 	}
 	if (!pipe_room(dk)) {
 		pipe_drain(dk);
-		return add_now(dk, p, h, dst_key(&p->dst), port_key(p), NULL);
+		ent_fill(&e, p);
+		return add_now(dk, &p->src, h, &e);
 	}
-	/* Queue it; the memory of a queued packet is fetched in stages while
-	 * the packets before it are added. */
-	e = &dk->pipe[(dk->pipe_head + dk->npipe) % PIPE];
-	e->p = *p;
-	e->hash = h;
-	e->src = NULL;
-	e->dst = dst_key(&p->dst);
-	e->key = port_key(p);
+	/* Queue it while its table slot is fetched. */
 	__builtin_prefetch(&dk->slots[h & (dk->nslots - 1)]);
-	dk->npipe++;
-	if (dk->npipe > PIPE_SRC)
-		pipe_src(dk, &dk->pipe[(dk->pipe_head + dk->npipe - 1 - PIPE_SRC) % PIPE]);
-	if (dk->npipe > PIPE_TAB)
-		pipe_tab(&dk->pipe[(dk->pipe_head + dk->npipe - 1 - PIPE_TAB) % PIPE]);
-	if (dk->npipe == PIPE) {
-		e = &dk->pipe[dk->pipe_head];
-		add_now(dk, &e->p, e->hash, e->dst, e->key, e->src);
+	q = &dk->pipe[(dk->pipe_head + dk->npipe) % PIPE];
+	ent_fill(&q->e, p);
+	q->src = p->src;
+	q->hash = h;
+	if (++dk->npipe == PIPE) {
+		q = &dk->pipe[dk->pipe_head];
+		add_now(dk, &q->src, q->hash, &q->e);
 		dk->pipe_head = (dk->pipe_head + 1) % PIPE;
 		dk->npipe--;
 	}
@@ -970,36 +1138,56 @@ static uint64_t by_key(const struct dk_tuple *t)
 	return (uint64_t)t->kseq << 32 | t->dst;
 }
 
-static int cmp_dst(const void *a, const void *b)
-{
-	uint64_t x = by_dst(a), y = by_dst(b);
-
-	return x < y ? -1 : x > y;
-}
-
-static int cmp_key(const void *a, const void *b)
-{
-	uint64_t x = by_key(a), y = by_key(b);
-
-	return x < y ? -1 : x > y;
-}
-
+/* Sort @n tuples by ord(): insertion sort when few, else a stable LSD radix
+ * sort over the key's bytes that differ, through @tmp (room for @n). */
 static void tuples_sort(struct dk_tuple *t, uint32_t n, uint64_t (*ord)(const struct dk_tuple *),
-			int (*cmp)(const void *, const void *))
+			struct dk_tuple *tmp)
 {
-	if (n > 16) {
-		qsort(t, n, sizeof *t, cmp);
+	uint32_t cnt[8][256];
+	uint64_t all_or = 0, all_and = ~0ULL;
+	struct dk_tuple *from = t, *to = tmp;
+
+	if (n <= 32) {
+		for (uint32_t i = 1; i < n; i++) {
+			struct dk_tuple x = t[i];
+			uint64_t v = ord(&x);
+			uint32_t j = i;
+
+			for (; j > 0 && ord(&t[j - 1]) > v; j--)
+				t[j] = t[j - 1];
+			t[j] = x;
+		}
 		return;
 	}
-	for (uint32_t i = 1; i < n; i++) {
-		struct dk_tuple x = t[i];
-		uint64_t v = ord(&x);
-		uint32_t j = i;
+	memset(cnt, 0, sizeof cnt);
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t v = ord(&t[i]);
 
-		for (; j > 0 && ord(&t[j - 1]) > v; j--)
-			t[j] = t[j - 1];
-		t[j] = x;
+		all_or |= v;
+		all_and &= v;
+		for (int b = 0; b < 8; b++)
+			cnt[b][(v >> (8 * b)) & 0xff]++;
 	}
+	for (int b = 0; b < 8; b++) {
+		uint32_t sum = 0;
+
+		if ((((all_or ^ all_and) >> (8 * b)) & 0xff) == 0)
+			continue; /* every key has the same byte here */
+		for (int d = 0; d < 256; d++) {
+			uint32_t c = cnt[b][d];
+
+			cnt[b][d] = sum;
+			sum += c;
+		}
+		for (uint32_t i = 0; i < n; i++)
+			to[cnt[b][(ord(&from[i]) >> (8 * b)) & 0xff]++] = from[i];
+		struct dk_tuple *x = from;
+
+		from = to;
+		to = x;
+	}
+	if (from != t)
+		memcpy(t, from, (size_t)n * sizeof *t);
 }
 
 /* Keep the busiest ports (by packets) in @r, at most DK_RECORD_PORTS. */
@@ -1023,7 +1211,8 @@ static void top_insert(struct dk_record *r, uint64_t *cnt, uint16_t port, uint64
 /* Exact figures from the tuples (lower bounds once they overflowed), and
  * the busiest ports of @r->protocol.  Later fragments (KEY_NOPORT) count as
  * destinations only.  The tuples are compacted and sorted in place. */
-static void stats_from_tuples(struct dk_src *s, struct dk_stats *st, struct dk_record *r)
+static void stats_from_tuples(struct dk_src *s, struct dk_stats *st, struct dk_record *r,
+			      struct dk_tuple *tmp)
 {
 	/* the buckets become a plain array: each tuple moves down */
 	struct dk_tuple *t = s->nb ? (struct dk_tuple *)(void *)s->tab : s->in;
@@ -1043,7 +1232,7 @@ static void stats_from_tuples(struct dk_src *s, struct dk_stats *st, struct dk_r
 	}
 	if (n == 0)
 		return;
-	tuples_sort(t, n, by_dst, cmp_dst);
+	tuples_sort(t, n, by_dst, tmp);
 	for (i = 0, run = 0; i < n; i++) {
 		if (i == 0 || t[i].dst != t[i - 1].dst) {
 			st->destinations++;
@@ -1056,7 +1245,7 @@ static void stats_from_tuples(struct dk_src *s, struct dk_stats *st, struct dk_r
 		if (++run > st->pmax_dst)
 			st->pmax_dst = run;
 	}
-	tuples_sort(t, n, by_key, cmp_key);
+	tuples_sort(t, n, by_key, tmp);
 	for (i = 0, run = 0, sum = 0; i < n && t[i].kseq != KEY_NOPORT; i++) {
 		bool same = i > 0 && t[i].kseq == t[i - 1].kseq;
 
@@ -1093,7 +1282,11 @@ static void stats_from_sketch(const struct dk_sketch *sk, struct dk_stats *st,
 	r->nports = 0;
 	for (int i = 0; i < HEAVY; i++) {
 		const struct dk_heavy *hp = &sk->ports, *hd = &sk->dsts;
+		const struct dk_flows *fl = &sk->flows;
 		uint64_t e;
+
+		if (fl->count[i] && fl->count[i] - fl->err[i] > st->top_flow_packets)
+			st->top_flow_packets = fl->count[i] - fl->err[i];
 
 		if (hp->count[i]) {
 			e = hll_estimate(hp->hll[i], SUB_BITS);
@@ -1163,7 +1356,7 @@ static void build_record(struct darknet *dk, struct dk_src *s, struct dk_record 
 	st->time_exceeded = s->timex;
 	st->icmp_other = s->icmp_other;
 	st->fragments = s->frags;
-	stats_from_tuples(s, st, r);
+	stats_from_tuples(s, st, r, dk->scratch);
 	st->estimated = s->overflow;
 	if (s->sk)
 		stats_from_sketch(s->sk, st, r);
@@ -1196,6 +1389,7 @@ static void emit_window(struct darknet *dk)
 void darknet_flush(struct darknet *dk)
 {
 	pipe_drain(dk);
+	batch_apply(dk);
 	emit_window(dk);
 	dk->open = false;
 }
@@ -1203,5 +1397,6 @@ void darknet_flush(struct darknet *dk)
 void darknet_counters(struct darknet *dk, struct dk_counters *out)
 {
 	pipe_drain(dk);
+	batch_apply(dk);
 	*out = dk->cnt;
 }

@@ -120,6 +120,8 @@ struct dk_config {
 				  * sources are judged by the floors (see README) */
 	uint32_t max_sources;    /* sources kept per window (default 256 Ki) */
 	uint32_t exact_cap;      /* distinct (dst, proto, port) kept exactly (256, max 8192) */
+	uint32_t batch;          /* packets whose tuples are added at once, grouped
+				  * by source (default 1 Mi; 1 = each at once) */
 	dk_emit_fn emit;         /* called for every source when a window closes */
 	void *emit_arg;
 };
@@ -148,11 +150,14 @@ void darknet_destroy(struct darknet *dk);
  *  and max_sources are already kept (the packet is dropped and counted),
  *  BSC_ENOMEM when a new source finds no memory, or BSC_EINVAL for a packet
  *  without source/destination family.
- *  Caveat: packets of the open window may be queued (up to 16) while their
- *  table entries are fetched into the cache; a queued packet returned 0 and
- *  is certain to be accepted (a packet is queued only while no source could
- *  be refused or need memory).  darknet_flush()
- *  and darknet_counters() add the queued packets first. */
+ *  The work is staged, for speed (see detector/README.md): a packet may wait
+ *  in a queue of 16 while its source's table slot is fetched (a queued packet
+ *  returned 0 and is certain to count: packets are queued only while no
+ *  source could be refused or need memory), and once its source is known,
+ *  what it adds to the source waits in a batch of cfg.batch packets that is
+ *  added grouped by source.  Each source sees its packets in arrival order,
+ *  so the records are the same for every batch size.  darknet_flush() and
+ *  darknet_counters() add everything waiting first. */
 int darknet_add(struct darknet *dk, const struct dk_packet *p);
 /** Emit the records of the open window and clear it. */
 void darknet_flush(struct darknet *dk);

@@ -117,24 +117,54 @@ static uint32_t slot_max(const struct dk_fp_slot *slots)
 	return m >= 2 ? m : 0; /* a constant needs at least one pair */
 }
 
+void fingerprint_probe(const struct dk_packet *p, struct dk_fp_probe *out)
+{
+	uint8_t f = 0;
+
+	out->unicorn_key = 0;
+	out->nmap_key = 0;
+	if (fingerprint_is_zmap(p))
+		f |= DK_FP_ZMAP;
+	if (is_v4_syn(p)) {
+		if (fingerprint_is_masscan(p))
+			f |= DK_FP_MASSCAN |
+			     (uint8_t)(fingerprint_masscan_variant(p) << DK_FP_VARIANT_SHIFT);
+		if (fingerprint_is_mirai(p))
+			f |= DK_FP_MIRAI;
+		if (fingerprint_nmap_profile(p)) {
+			f |= DK_FP_NMAP;
+			out->nmap_key = fingerprint_nmap_key(p);
+		}
+		f |= DK_FP_UNICORN; /* the unicornscan profile is a bare v4 SYN */
+		out->unicorn_key = fingerprint_unicorn_key(p);
+	}
+	out->flags = f;
+}
+
+void fingerprint_apply(struct dk_fp_state *st, const struct dk_fp_probe *pr)
+{
+	uint8_t f = pr->flags;
+
+	if (f & DK_FP_ZMAP)
+		st->count[DK_TOOL_ZMAP]++;
+	if (f & DK_FP_MASSCAN) {
+		st->count[DK_TOOL_MASSCAN]++;
+		st->masscan_variant[(f >> DK_FP_VARIANT_SHIFT) & 3]++;
+	}
+	if (f & DK_FP_MIRAI)
+		st->count[DK_TOOL_MIRAI]++;
+	if (f & DK_FP_NMAP)
+		slot_add(st->nmap, pr->nmap_key);
+	if (f & DK_FP_UNICORN)
+		slot_add(st->unicorn, pr->unicorn_key);
+}
+
 void fingerprint_update(struct dk_fp_state *st, const struct dk_packet *p)
 {
-	if (!is_v4(p))
-		return;
-	if (fingerprint_is_zmap(p))
-		st->count[DK_TOOL_ZMAP]++;
-	if (!is_v4_syn(p))
-		return;
-	if (fingerprint_is_masscan(p)) {
-		st->count[DK_TOOL_MASSCAN]++;
-		st->masscan_variant[fingerprint_masscan_variant(p)]++;
-	}
-	if (fingerprint_is_mirai(p))
-		st->count[DK_TOOL_MIRAI]++;
-	if (fingerprint_nmap_profile(p))
-		slot_add(st->nmap, fingerprint_nmap_key(p));
-	if (fingerprint_unicorn_profile(p))
-		slot_add(st->unicorn, fingerprint_unicorn_key(p));
+	struct dk_fp_probe pr;
+
+	fingerprint_probe(p, &pr);
+	fingerprint_apply(st, &pr);
 }
 
 uint32_t fingerprint_matches(const struct dk_fp_state *st, enum dk_tool t)

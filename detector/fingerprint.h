@@ -97,7 +97,26 @@ struct dk_fp_state {
 	uint32_t masscan_variant[3];
 };
 
-/** Feed one probe of the source into @st. */
+/** What one packet says to the fingerprints, in 8 bytes, so the per-source
+ *  state can be updated later (the labeler groups packets by source). */
+struct dk_fp_probe {
+	uint32_t unicorn_key;     /* valid with DK_FP_UNICORN */
+	uint16_t nmap_key;        /* valid with DK_FP_NMAP */
+	uint8_t flags;            /* DK_FP_* | masscan variant << DK_FP_VARIANT_SHIFT */
+};
+
+#define DK_FP_ZMAP 0x01
+#define DK_FP_MASSCAN 0x02
+#define DK_FP_MIRAI 0x04
+#define DK_FP_NMAP 0x08
+#define DK_FP_UNICORN 0x10
+#define DK_FP_VARIANT_SHIFT 5     /* 2 bits: enum dk_masscan_variant */
+
+/** The predicates and run constants of @p (all zero for IPv6). */
+void fingerprint_probe(const struct dk_packet *p, struct dk_fp_probe *out);
+/** Feed a probe into @st. */
+void fingerprint_apply(struct dk_fp_state *st, const struct dk_fp_probe *pr);
+/** Feed one probe of the source into @st (fingerprint_probe, then apply). */
 void fingerprint_update(struct dk_fp_state *st, const struct dk_packet *p);
 /** Matching probes for @t (for nmap/unicornscan: the largest group of probes
  *  sharing one run constant). */

@@ -232,7 +232,7 @@ static int xc_json_str(const struct xc_parser *p, size_t off, json_object *o, co
 static int xc_json_detection(struct xc_parser *p, size_t off, json_object *o)
 {
 	struct xc_detection d;
-	const char *s;
+	const char *s = NULL;
 	json_object *v;
 	int rc;
 

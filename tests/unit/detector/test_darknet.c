@@ -865,11 +865,13 @@ static void test_agg_nomem(void **state)
 		p = pkt(1, h, 23);
 		add(dk, &p);
 	}
+	darknet_counters(dk, &c); /* adds the batch: the exact table fills */
 	mem_fail_after(0);
 	for (uint32_t h = 16; h < 40; h++) {
 		p = pkt(1, h, 23);
 		add(dk, &p);
 	}
+	darknet_counters(dk, &c); /* the overflow finds no memory for sketches */
 	mem_fail_after(-1);
 	p = pkt(2, 1, 23);
 	mem_fail_after(0);
@@ -885,6 +887,107 @@ static void test_agg_nomem(void **state)
 	assert_int_equal(k.rec[0].destinations, 16);
 	assert_int_equal(k.rec[0].cls, DK_CLASS_NETWORK_SCAN);
 	assert_int_equal(k.rec[0].size, DK_SIZE_SMALL);
+	darknet_destroy(dk);
+}
+
+/* A mixed stream through batches of 1 (each packet added at once), 7, 1000
+ * and the default gives the same records, byte for byte: grouping by
+ * source keeps each source's packets in order. */
+static struct sink *batch_run(uint32_t batch, const struct dk_packet *ps, size_t n)
+{
+	struct sink *k = mem_calloc(1, sizeof *k);
+	struct dk_config c;
+	struct darknet *dk;
+
+	assert_non_null(k);
+	darknet_config_default(&c);
+	c.exact_cap = 16;
+	c.window_ns = 60 * SEC;
+	c.batch = batch;
+	c.emit = collect;
+	c.emit_arg = k;
+	assert_int_equal(darknet_create(&dk, &c), 0);
+	for (size_t i = 0; i < n; i++)
+		add(dk, &ps[i]);
+	darknet_flush(dk);
+	darknet_destroy(dk);
+	return k;
+}
+
+static void test_agg_batch_sizes(void **state)
+{
+	const size_t n = 30000;
+	struct dk_packet *ps = mem_calloc(n, sizeof *ps);
+	const uint32_t batches[] = { 7, 1000, 0 };
+	uint64_t x = 12345;
+	struct sink *ref;
+
+	(void)state;
+	assert_non_null(ps);
+	for (size_t i = 0; i < n; i++) {
+		uint32_t r;
+
+		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+		r = (uint32_t)(x >> 33);
+		/* 120 sources: a few scan widely (and overflow), others port-scan,
+		 * send backscatter or fragments, or a packet or two; two windows */
+		ps[i] = pkt((uint8_t)(r % 120), r % 120 < 10 ? (r >> 8) % 5000 : (r >> 8) % 12,
+			    r % 120 < 30 ? 445 : (uint16_t)((r >> 16) % 300));
+		ps[i].time_ns = (i < n / 2 ? 10 : 70) * SEC + i;
+		if (r % 120 >= 60 && r % 120 < 80)
+			ps[i].tcp_flags = DK_TCP_SYN | DK_TCP_ACK;
+		if (r % 120 >= 80 && r % 120 < 90) {
+			ps[i].fragment = true;
+			ps[i].later_fragment = (r >> 20) & 1;
+		}
+		if (r % 120 >= 90 && r % 120 < 100) {
+			ps[i].proto = DK_PROTO_ICMP;
+			ps[i].icmp_type = (r >> 12) & 1 ? 8 : 3;
+		}
+		if (r % 120 >= 110) {
+			ps[i].src.family = AF_INET6;
+			ps[i].dst.family = AF_INET6;
+			ps[i].src.prefix = ps[i].dst.prefix = 128;
+		}
+	}
+	ref = batch_run(1, ps, n);
+	assert_true(ref->n > 200);
+	for (size_t b = 0; b < sizeof batches / sizeof batches[0]; b++) {
+		struct sink *k = batch_run(batches[b], ps, n);
+
+		assert_int_equal(k->n, ref->n);
+		for (size_t i = 0; i < k->n; i++)
+			assert_memory_equal(&k->rec[i], &ref->rec[i], sizeof k->rec[i]);
+		mem_free(k);
+	}
+	mem_free(ref);
+	mem_free(ps);
+}
+
+/* Once a source's exact table is full its packets go to the sketches only;
+ * a flow that starts after that is still found (space-saving over flows):
+ * one-flow, with a lower bound near its true count. */
+static void test_agg_flow_after_overflow(void **state)
+{
+	struct sink k;
+	struct darknet *dk = mk(&k, 0, 0, 8);
+	struct dk_packet p;
+
+	(void)state;
+	for (uint32_t h = 0; h < 9; h++) {     /* 9 tuples: one past the table */
+		p = pkt(1, h, (uint16_t)(1000 + h));
+		add(dk, &p);
+	}
+	for (int i = 0; i < 1000; i++) {
+		p = pkt(1, 100, 443);
+		add(dk, &p);
+	}
+	darknet_flush(dk);
+	assert_int_equal(k.n, 1);
+	assert_true(k.rec[0].stats.estimated);
+	assert_int_equal(k.rec[0].packets, 1009);
+	assert_in_range(k.rec[0].stats.top_flow_packets, 991, 1000);
+	assert_int_equal(k.rec[0].cls, DK_CLASS_ONE_FLOW);
 	darknet_destroy(dk);
 }
 
@@ -1087,6 +1190,8 @@ int main(void)
 		cmocka_unit_test(test_agg_sketch),
 		cmocka_unit_test(test_agg_nomem),
 		cmocka_unit_test(test_agg_source_cap),
+		cmocka_unit_test(test_agg_batch_sizes),
+		cmocka_unit_test(test_agg_flow_after_overflow),
 		cmocka_unit_test(test_agg_hostile_fields),
 		cmocka_unit_test(test_agg_exact_cap_clamped),
 		cmocka_unit_test(test_create_invalid),

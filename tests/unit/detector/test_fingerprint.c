@@ -356,6 +356,37 @@ static void test_negative(void **state)
 	assert_int_equal(feed(kernel_syn, 100, 3), DK_TOOL_NONE);
 }
 
+/* The staged form (probe now, apply later) gives the state that
+ * fingerprint_update() gives, for every tool's probes and for IPv6. */
+static void test_probe_apply(void **state)
+{
+	struct dk_fp_state a, b;
+	struct dk_fp_probe pr;
+
+	(void)state;
+	memset(&a, 0, sizeof a);
+	memset(&b, 0, sizeof b);
+	for (uint32_t h = 0; h < 400; h++) {
+		struct dk_packet ps[] = {
+			zmap_old(h), zmap_new(h), masscan(h, false), masscan(h, true), mirai(h, h),
+			nmap(h, (uint16_t)(h % 1000 + 1), 0x1234, 0), unicorn(h, (uint16_t)h, 0xabcd),
+			syn(h, 80),
+		};
+
+		ps[7].tcp_flags = (uint8_t)h; /* every flag combination */
+		if (h % 7 == 0)
+			ps[7].dst.family = AF_INET6;
+		for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++) {
+			fingerprint_update(&a, &ps[i]);
+			fingerprint_probe(&ps[i], &pr);
+			fingerprint_apply(&b, &pr);
+			assert_memory_equal(&a, &b, sizeof a);
+		}
+	}
+	for (int t = DK_TOOL_NONE + 1; t < DK_TOOL_COUNT; t++)
+		assert_true(fingerprint_matches(&b, (enum dk_tool)t) > 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -367,6 +398,7 @@ int main(void)
 		cmocka_unit_test(test_unicornscan),
 		cmocka_unit_test(test_min_probes),
 		cmocka_unit_test(test_negative),
+		cmocka_unit_test(test_probe_apply),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
