@@ -224,6 +224,8 @@ static int dn_label(const struct cli_global *g, const struct dn_opts *op, int fi
 		rc = cli_error(g, "out of memory for the labels");
 		goto out;
 	}
+	mem_free(rs.r); /* the labels hold it all now */
+	rs.r = NULL;
 	struct dk_counters cnt;
 	darknet_counters(dk, &cnt);
 	if (cnt.dropped_full)
@@ -235,7 +237,7 @@ static int dn_label(const struct cli_global *g, const struct dn_opts *op, int fi
 		cli_warning(g, "damaged or skipped packets: %s", line);
 	}
 	if (op->json) {
-		if (cli_json_print(labelout_json_array(labels, rs.n), g->out) < 0)
+		if (labelout_json_write(g->out, labels, rs.n) < 0)
 			rc = cli_error(g, "out of memory");
 	} else {
 		labelout_table(g->out, labels, rs.n, "(no packet to the darknet)");
@@ -333,7 +335,7 @@ static int dn_labels(const struct cli_global *g, const struct dn_opts *op, int f
 	}
 	rc = CLI_EXIT_OK;
 	if (op->json) {
-		if (cli_json_print(labelout_json_array(c.v, c.n), g->out) < 0)
+		if (labelout_json_write(g->out, c.v, c.n) < 0)
 			rc = cli_error(g, "out of memory");
 	} else {
 		labelout_table(g->out, c.v, c.n, "(no darknet label matches)");

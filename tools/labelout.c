@@ -1,17 +1,61 @@
 /* tools/labelout.c — darknet labels as JSON objects and table rows
- * (tools/labelout.h; schema in docs/cli.md "darknet label").
+ * (tools/labelout.h; schema in docs/cli.md "darknet label").  The JSON array
+ * and the table are written row by row, so printing needs no memory that
+ * grows with the number of labels.
  *
  * Main thread (the CLI). */
 #include <string.h>
 #include "common/bucket.h"
+#include "common/err.h"
+#include "common/mem.h"
 #include "detector/fingerprint.h"
 #include "tools/cli.h"
 #include "tools/labelout.h"
+
+#define LO_COLS 10
+#define LO_U64_LEN 21 /* "18446744073709551615" and NUL */
+#define LO_PORTS_LEN (STORE_LABEL_PORTS * 6 + 2)
+#define LO_OUT_LEN 16384
 
 /* ns of @s, saturated (a damaged label must not wrap around). */
 static uint64_t labelout_ns(uint64_t s)
 {
 	return s > UINT64_MAX / NS_PER_S ? UINT64_MAX / NS_PER_S * NS_PER_S : s * NS_PER_S;
+}
+
+/* The RFC 3339 form of a window start, kept for the next label: labels come
+ * window by window, so consecutive ones mostly share it. */
+struct lo_time {
+	bool valid;
+	uint64_t s;
+	size_t len;
+	char text[CLI_TIME_LEN];
+};
+
+static const char *lo_time_get(struct lo_time *tc, uint64_t s)
+{
+	if (!tc->valid || tc->s != s) {
+		cli_time_format(labelout_ns(s), false, tc->text, sizeof tc->text);
+		tc->len = strlen(tc->text);
+		tc->s = s;
+		tc->valid = true;
+	}
+	return tc->text;
+}
+
+/* Decimal @v at @p (no NUL).  Returns its length. */
+static size_t lo_u64(char *p, uint64_t v)
+{
+	char tmp[LO_U64_LEN];
+	size_t n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	for (size_t i = 0; i < n; i++)
+		p[i] = tmp[n - 1 - i];
+	return n;
 }
 
 void labelout_from_record(struct store_label *l, const struct dk_record *r, uint64_t window_s)
@@ -31,9 +75,8 @@ void labelout_from_record(struct store_label *l, const struct dk_record *r, uint
 	l->window_len_s = (uint32_t)(window_s > UINT32_MAX ? UINT32_MAX : window_s);
 }
 
-json_object *labelout_json(const struct store_label *l)
+static json_object *lo_json(const struct store_label *l, struct lo_time *tc)
 {
-	char t[CLI_TIME_LEN];
 	json_object *o = json_object_new_object();
 	json_object *ports = json_object_new_array();
 
@@ -43,8 +86,7 @@ json_object *labelout_json(const struct store_label *l)
 		return NULL;
 	}
 	cli_json_addr(o, "source", &l->source);
-	cli_json_str(o, "window_start",
-		     cli_time_format(labelout_ns(l->window_start_s), false, t, sizeof t));
+	cli_json_str(o, "window_start", lo_time_get(tc, l->window_start_s));
 	cli_json_str(o, "class", darknet_class_name((enum dk_class)l->cls));
 	cli_json_str(o, "size", darknet_size_name((enum dk_size)l->size));
 	cli_json_str(o, "protocol", darknet_proto_name((enum dk_proto)l->protocol));
@@ -58,12 +100,20 @@ json_object *labelout_json(const struct store_label *l)
 	return o;
 }
 
+json_object *labelout_json(const struct store_label *l)
+{
+	struct lo_time tc = { .valid = false };
+
+	return lo_json(l, &tc);
+}
+
 json_object *labelout_json_array(const struct store_label *l, size_t n)
 {
+	struct lo_time tc = { .valid = false };
 	json_object *arr = json_object_new_array();
 
 	for (size_t i = 0; arr && i < n; i++) {
-		json_object *o = labelout_json(&l[i]);
+		json_object *o = lo_json(&l[i], &tc);
 		if (!o) {
 			json_object_put(arr);
 			return NULL;
@@ -73,52 +123,214 @@ json_object *labelout_json_array(const struct store_label *l, size_t n)
 	return arr;
 }
 
+int labelout_json_write(FILE *out, const struct store_label *l, size_t n)
+{
+	struct lo_time tc = { .valid = false };
+	struct cli_json_stream js;
+
+	cli_json_stream_begin(&js, out);
+	for (size_t i = 0; i < n; i++)
+		if (cli_json_stream_add(&js, lo_json(&l[i], &tc)) < 0)
+			break;
+	return cli_json_stream_end(&js);
+}
+
 char *labelout_ports(const struct store_label *l, char *buf, size_t len)
 {
+	char tmp[LO_PORTS_LEN];
 	size_t pos = 0;
 
-	buf[0] = '\0';
-	for (uint8_t k = 0; k < l->nports && k < STORE_LABEL_PORTS && pos < len; k++)
-		pos += (size_t)snprintf(buf + pos, len - pos, "%s%u", k ? "," : "", l->ports[k]);
+	if (!len)
+		return buf;
+	for (uint8_t k = 0; k < l->nports && k < STORE_LABEL_PORTS; k++) {
+		if (k)
+			tmp[pos++] = ',';
+		pos += lo_u64(tmp + pos, l->ports[k]);
+	}
 	if (!pos)
-		snprintf(buf, len, "-");
+		tmp[pos++] = '-';
+	/* cut like snprintf when @buf is short */
+	if (pos > len - 1)
+		pos = len - 1;
+	memcpy(buf, tmp, pos);
+	buf[pos] = '\0';
 	return buf;
+}
+
+/* ---- the table ---- */
+
+/* One row's cells; the text lives in @buf or in static names. */
+struct lo_row {
+	const char *cell[LO_COLS];
+	size_t len[LO_COLS];
+	char addr[ADDR_STRLEN];
+	char ports[LO_PORTS_LEN];
+	char packets[LO_U64_LEN];
+	char dests[LO_U64_LEN];
+};
+
+static const enum cli_align lo_align[LO_COLS] = { CLI_LEFT, CLI_LEFT, CLI_LEFT, CLI_LEFT,
+						  CLI_LEFT, CLI_LEFT, CLI_RIGHT, CLI_RIGHT,
+						  CLI_LEFT, CLI_LEFT };
+
+/* Display width of UTF-8 text: code points (as cli_table_print counts). */
+static size_t lo_width(const char *s, size_t len)
+{
+	size_t w = 0;
+
+	for (size_t i = 0; i < len; i++)
+		if (((unsigned char)s[i] & 0xC0) != 0x80)
+			w++;
+	return w;
+}
+
+/* The address as cli_addr_format writes it; a full IPv4 address without
+ * inet_ntop. */
+static size_t lo_addr(char *buf, size_t len, const struct bsc_addr *a)
+{
+	if (a->family == AF_INET && a->prefix == 32) {
+		size_t n = 0;
+		for (int i = 0; i < 4; i++) {
+			if (i)
+				buf[n++] = '.';
+			n += lo_u64(buf + n, a->bytes[i]);
+		}
+		buf[n] = '\0';
+		return n;
+	}
+	return strlen(cli_addr_format(a, buf, len));
+}
+
+static void lo_set(struct lo_row *w, int c, const char *text)
+{
+	w->cell[c] = text ? text : "";
+	w->len[c] = strlen(w->cell[c]);
+}
+
+static void lo_row_fill(struct lo_row *w, struct lo_time *tc, const struct store_label *r)
+{
+	const char *sz = darknet_size_name((enum dk_size)r->size);
+	const char *tool = fingerprint_tool_name((enum dk_tool)r->tool);
+	const char *svc = darknet_service_name((enum dk_service)r->service);
+
+	w->cell[0] = w->addr;
+	w->len[0] = lo_addr(w->addr, sizeof w->addr, &r->source);
+	w->cell[1] = lo_time_get(tc, r->window_start_s);
+	w->len[1] = tc->len;
+	lo_set(w, 2, darknet_class_name((enum dk_class)r->cls));
+	lo_set(w, 3, sz ? sz : "-");
+	lo_set(w, 4, darknet_proto_name((enum dk_proto)r->protocol));
+	w->cell[5] = labelout_ports(r, w->ports, sizeof w->ports);
+	w->len[5] = strlen(w->ports);
+	w->cell[6] = w->packets;
+	w->len[6] = lo_u64(w->packets, r->packets);
+	w->packets[w->len[6]] = '\0';
+	w->cell[7] = w->dests;
+	w->len[7] = lo_u64(w->dests, r->destinations);
+	w->dests[w->len[7]] = '\0';
+	lo_set(w, 8, tool ? tool : "-");
+	lo_set(w, 9, svc ? svc : "-");
+}
+
+/* Output gathered in a buffer and written in large pieces. */
+struct lo_out {
+	FILE *f;
+	size_t pos;
+	char buf[LO_OUT_LEN];
+};
+
+static void lo_flush(struct lo_out *o)
+{
+	if (o->pos)
+		fwrite(o->buf, 1, o->pos, o->f);
+	o->pos = 0;
+}
+
+static void lo_put(struct lo_out *o, const char *s, size_t n)
+{
+	if (n > sizeof o->buf - o->pos) {
+		lo_flush(o);
+		if (n > sizeof o->buf) {
+			fwrite(s, 1, n, o->f);
+			return;
+		}
+	}
+	memcpy(o->buf + o->pos, s, n);
+	o->pos += n;
+}
+
+static void lo_pad(struct lo_out *o, size_t n)
+{
+	static const char sp[] = "                                ";
+
+	while (n) {
+		size_t k = n < sizeof sp - 1 ? n : sizeof sp - 1;
+		lo_put(o, sp, k);
+		n -= k;
+	}
+}
+
+/* One line as cli_table_print lays it out: columns two spaces apart, numbers
+ * right-aligned, no padding after the last non-empty cell. */
+static void lo_row_print(struct lo_out *o, const struct lo_row *w, const size_t *width)
+{
+	int last = 0;
+
+	for (int c = 0; c < LO_COLS; c++)
+		if (w->len[c] || lo_align[c] == CLI_RIGHT)
+			last = c;
+	for (int c = 0; c <= last; c++) {
+		size_t pad = width[c] - lo_width(w->cell[c], w->len[c]);
+		if (c)
+			lo_put(o, "  ", 2);
+		if (lo_align[c] == CLI_RIGHT) {
+			lo_pad(o, pad);
+			lo_put(o, w->cell[c], w->len[c]);
+		} else {
+			lo_put(o, w->cell[c], w->len[c]);
+			if (c < last)
+				lo_pad(o, pad);
+		}
+	}
+	lo_put(o, "\n", 1);
 }
 
 void labelout_table(FILE *out, const struct store_label *l, size_t n, const char *empty)
 {
-	static const char *const hdr[] = { "source", "window start", "class", "size",
-					   "protocol", "ports", "packets", "destinations",
-					   "tool", "service" };
-	static const enum cli_align align[] = { CLI_LEFT, CLI_LEFT, CLI_LEFT, CLI_LEFT,
-						CLI_LEFT, CLI_LEFT, CLI_RIGHT, CLI_RIGHT,
-						CLI_LEFT, CLI_LEFT };
-	char a[ADDR_STRLEN], t[CLI_TIME_LEN], ports[64];
-	struct cli_table *tb;
+	static const char *const hdr[LO_COLS] = { "source", "window start", "class", "size",
+						  "protocol", "ports", "packets",
+						  "destinations", "tool", "service" };
+	struct lo_time tc = { .valid = false };
+	size_t width[LO_COLS];
+	struct lo_row w;
+	struct lo_out *o;
 
 	if (!n) {
 		fprintf(out, "%s\n", empty);
 		return;
 	}
-	if (!(tb = cli_table_new(10, hdr, align)))
+	if (!(o = mem_alloc(sizeof *o)))
 		return;
+	o->f = out;
+	o->pos = 0;
+	/* every column as wide as its widest cell, the header included */
+	for (int c = 0; c < LO_COLS; c++)
+		width[c] = lo_width(hdr[c], strlen(hdr[c]));
 	for (size_t i = 0; i < n; i++) {
-		const struct store_label *r = &l[i];
-		const char *sz = darknet_size_name((enum dk_size)r->size);
-		const char *tool = fingerprint_tool_name((enum dk_tool)r->tool);
-		const char *svc = darknet_service_name((enum dk_service)r->service);
-		cli_table_add(tb, cli_addr_format(&r->source, a, sizeof a));
-		cli_table_add(tb, cli_time_format(labelout_ns(r->window_start_s), false, t,
-						  sizeof t));
-		cli_table_add(tb, darknet_class_name((enum dk_class)r->cls));
-		cli_table_add(tb, sz ? sz : "-");
-		cli_table_add(tb, darknet_proto_name((enum dk_proto)r->protocol));
-		cli_table_add(tb, labelout_ports(r, ports, sizeof ports));
-		cli_table_add_u64(tb, r->packets);
-		cli_table_add_u64(tb, r->destinations);
-		cli_table_add(tb, tool ? tool : "-");
-		cli_table_add(tb, svc ? svc : "-");
+		lo_row_fill(&w, &tc, &l[i]);
+		for (int c = 0; c < LO_COLS; c++) {
+			size_t cw = lo_width(w.cell[c], w.len[c]);
+			if (cw > width[c])
+				width[c] = cw;
+		}
 	}
-	cli_table_print(tb, out);
-	cli_table_free(tb);
+	for (int c = 0; c < LO_COLS; c++)
+		lo_set(&w, c, hdr[c]);
+	lo_row_print(o, &w, width);
+	for (size_t i = 0; i < n; i++) {
+		lo_row_fill(&w, &tc, &l[i]);
+		lo_row_print(o, &w, width);
+	}
+	lo_flush(o);
+	mem_free(o);
 }
