@@ -140,6 +140,8 @@ struct darknet {
 	struct dk_ent *batch;       /* tuples not yet applied, in arrival order */
 	struct dk_ent *sorted;      /* room for sorting them by source */
 	struct dk_tuple *scratch;   /* room for sorting one source's tuples */
+	uint32_t group_shift;       /* source number >> group_shift = its group */
+	uint32_t group_cnt[1u << RADIX_BITS]; /* packets per group in the batch */
 	uint32_t nbatch;
 	struct dk_pend pipe[PIPE];  /* queued packets, oldest at @pipe_head */
 	unsigned pipe_head, npipe;
@@ -523,6 +525,8 @@ int darknet_create(struct darknet **out, const struct dk_config *cfg)
 	dk->slots = mem_calloc(dk->nslots, sizeof *dk->slots);
 	if (dk->cfg.batch == 0)
 		dk->cfg.batch = BATCH_DEFAULT;
+	while (((uint64_t)dk->cfg.max_sources - 1) >> dk->group_shift >> RADIX_BITS)
+		dk->group_shift++;
 	dk->batch = mem_alloc((size_t)dk->cfg.batch * sizeof *dk->batch);
 	dk->sorted = mem_alloc((size_t)dk->cfg.batch * sizeof *dk->sorted);
 	dk->scratch = mem_alloc((size_t)tab_max_of(dk->cfg.exact_cap) * BUCKET * sizeof *dk->scratch);
@@ -578,6 +582,7 @@ void darknet_destroy(struct darknet *dk)
 		return;
 	dk->npipe = 0; /* packets and tuples of the open window: dropped with it */
 	dk->nbatch = 0;
+	memset(dk->group_cnt, 0, sizeof dk->group_cnt);
 	clear_window(dk);
 	for (size_t i = 0; i < dk->nslabs; i++)
 		mem_free(dk->slabs[i].mem);
@@ -968,21 +973,16 @@ static void window_move(struct darknet *dk, uint64_t t)
 }
 
 /* Group the batch by source, stably: one counting pass over the high bits
- * of the source number, so each group holds at most 2^RADIX_BITS-th of the
- * sources (whose memory then stays in the cache while the group is added)
- * and each source's packets stay in arrival order.  Returns the grouped
- * array. */
+ * of the source number (counted as the batch filled), so a group holds at
+ * most 2^group_shift sources (whose memory then stays in the cache while
+ * the group is added) and each source's packets stay in arrival order.
+ * Returns the grouped array. */
 static struct dk_ent *batch_group(struct darknet *dk)
 {
-	uint32_t n = dk->nbatch, bits = 1, shift, sum = 0;
+	uint32_t n = dk->nbatch, shift = dk->group_shift, sum = 0;
 	struct dk_ent *from = dk->batch, *to = dk->sorted;
-	uint32_t cnt[1u << RADIX_BITS] = { 0 };
+	uint32_t *cnt = dk->group_cnt;
 
-	while (bits < 32 && ((size_t)1 << bits) < dk->nsrc)
-		bits++;
-	shift = bits > RADIX_BITS ? bits - RADIX_BITS : 0;
-	for (uint32_t i = 0; i < n; i++)
-		cnt[from[i].sidx >> shift]++;
 	for (uint32_t d = 0; d < (1u << RADIX_BITS); d++) {
 		uint32_t c = cnt[d];
 
@@ -991,6 +991,7 @@ static struct dk_ent *batch_group(struct darknet *dk)
 	}
 	for (uint32_t i = 0; i < n; i++)
 		to[cnt[from[i].sidx >> shift]++] = from[i];
+	memset(cnt, 0, sizeof dk->group_cnt);
 	return to;
 }
 
@@ -1045,6 +1046,7 @@ static int add_now(struct darknet *dk, const struct bsc_addr *src, uint64_t h,
 	dk->cnt.packets++;
 	dk->batch[dk->nbatch] = *e;
 	dk->batch[dk->nbatch++].sidx = idx;
+	dk->group_cnt[idx >> dk->group_shift]++;
 	if (dk->nbatch == dk->cfg.batch)
 		batch_apply(dk);
 	return 0;

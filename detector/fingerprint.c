@@ -117,26 +117,34 @@ static uint32_t slot_max(const struct dk_fp_slot *slots)
 	return m >= 2 ? m : 0; /* a constant needs at least one pair */
 }
 
+/* The predicates above, each computed once (the labeler calls this for
+ * every packet). */
 void fingerprint_probe(const struct dk_packet *p, struct dk_fp_probe *out)
 {
 	uint8_t f = 0;
+	uint32_t dst;
 
 	out->unicorn_key = 0;
 	out->nmap_key = 0;
-	if (fingerprint_is_zmap(p))
+	out->flags = 0;
+	if (!is_v4(p))
+		return;
+	if (p->ip_id == 54321)
 		f |= DK_FP_ZMAP;
-	if (is_v4_syn(p)) {
-		if (fingerprint_is_masscan(p))
+	if (p->proto == DK_PROTO_TCP &&
+	    (p->tcp_flags & (DK_TCP_SYN | DK_TCP_ACK | DK_TCP_RST)) == DK_TCP_SYN) {
+		dst = dst32(p);
+		if (p->ip_id == ((dst ^ p->dport ^ p->seq) & 0xFFFF))
 			f |= DK_FP_MASSCAN |
 			     (uint8_t)(fingerprint_masscan_variant(p) << DK_FP_VARIANT_SHIFT);
-		if (fingerprint_is_mirai(p))
+		if (p->seq == dst)
 			f |= DK_FP_MIRAI;
 		if (fingerprint_nmap_profile(p)) {
 			f |= DK_FP_NMAP;
 			out->nmap_key = fingerprint_nmap_key(p);
 		}
 		f |= DK_FP_UNICORN; /* the unicornscan profile is a bare v4 SYN */
-		out->unicorn_key = fingerprint_unicorn_key(p);
+		out->unicorn_key = p->seq ^ dst ^ (((uint32_t)p->dport << 16) + p->sport);
 	}
 	out->flags = f;
 }
