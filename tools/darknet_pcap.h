@@ -1,5 +1,6 @@
 /* tools/darknet_pcap.h — darknet packets out of pcap and pcapng captures
- * (libpcap), decoded into struct dk_packet for the labeler (detector/darknet.h).
+ * (records from tools/pcapfile.h), decoded into struct dk_packet for the
+ * labeler (detector/darknet.h).
  *
  * Link types: Ethernet (802.1Q/802.1ad tags), Linux cooked (SLL, SLL2), raw
  * IP (RAW, IPV4, IPV6), BSD loopback (NULL, LOOP).  IPv4 and IPv6 (extension

@@ -1,37 +1,25 @@
 /* tools/pcapdns.c — DNS queries out of pcap/pcapng captures: link layer, IP,
  * UDP and TCP down to DNS messages, which tools/qfilter.c turns into events.
  *
- * libpcap checks the file header.  The records of a classic pcap file (the
- * common format, and the one a long capture comes in) are then read here,
- * straight from large reads into one buffer; pcapng and the rarer classic
- * variants are read by libpcap.  No allocation per packet: records are
- * parsed in place, and TCP state is a fixed direct-mapped flow table.  Runs
- * on the caller's thread. */
+ * The records come from tools/pcapfile.c (a classic pcap file mapped and
+ * read in place; pcapng and the rarer variants through libpcap).  No
+ * allocation per packet: records are parsed in place, and TCP state is a
+ * fixed direct-mapped flow table.  Runs on the caller's thread. */
 #include <errno.h>
 #include <inttypes.h>
-#include <pcap/pcap.h>
-#include <stdarg.h>
 #include <stdio.h>
-#include <stdio_ext.h>
 #include <string.h>
 #include "common/err.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/wire.h"
 #include "tools/pcapdns.h"
+#include "tools/pcapfile.h"
 #include "tools/pktdec.h"
 
 #define ERR_LEN 512
 #define FLOWS 65536u     /* TCP flow table slots (direct-mapped) */
-#define READ_BUF (256u * 1024u)
 #define PORTS_MAX 16
-#define FILE_HDR 24          /* classic pcap file header */
-#define REC_HDR 16           /* classic pcap record header */
-#define CAPLEN_MAX 262144u   /* libpcap's largest record for the link types read here */
-#define NATIVE_READ (1u << 20) /* bytes per read of the classic pcap reader */
-
-#define MAGIC_USEC 0xa1b2c3d4u
-#define MAGIC_NSEC 0xa1b23c4du
 
 #define IPPROTO_NUM_TCP 6
 #define IPPROTO_NUM_UDP 17
@@ -55,205 +43,31 @@ struct flow {
 #define FL_HALF 4u
 #define FL_LEN 8u
 
-/* The stream libpcap reads (a cookie stream over the caller's): knows the
- * byte offset without a system call, also on a pipe, and gives back first
- * the file header read before libpcap came in. */
-struct src {
-	FILE *under;
-	uint64_t pos;           /* offset of the next byte handed on */
-	bool own;               /* close @under with the decoder */
-	uint8_t pre[FILE_HDR];  /* read from @under before libpcap */
-	size_t npre, pre_at;
-};
-
-/* The classic pcap reader: a window over the file. */
-struct native {
-	uint8_t *buf;
-	size_t cap, len, at;    /* bytes buf[0..len), the next record at @at */
-	bool eof;
-	int ioerr;              /* errno of a failed read */
-	bool swapped;           /* the file's byte order is not ours */
-	bool usec;              /* microsecond time stamps */
-};
-
 struct pcapdns {
-	pcap_t *pc;
-	char *name;
+	struct pcapfile *f;
 	int dlt;
 	bool done;
 	int err;
 	int fail;           /* a query could not be queued (no memory) */
-	uint64_t records;
-	uint64_t offset;    /* end of the last whole record */
-	struct src src;     /* what libpcap reads: counts the bytes */
-	bool is_native;     /* classic pcap: the records are read by read_record */
-	struct native nat;
-	bool classic;       /* pcap, not pcapng: records are 16 bytes + caplen */
-	uint32_t snaplen;
 	uint16_t ports[PORTS_MAX];
 	size_t nports;
 	struct qfilter_queue *q;
 	struct flow *flows; /* allocated at the first TCP segment */
 	struct pcapdns_stats st;
-	char errmsg[ERR_LEN];
+	char errmsg[ERR_LEN]; /* an error of ours (pcapfile's are its own) */
 };
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-static ssize_t src_read(void *c, char *buf, size_t size)
-{
-	struct src *s = c;
-	size_t n;
-	if (s->pre_at < s->npre) {
-		n = s->npre - s->pre_at < size ? s->npre - s->pre_at : size;
-		memcpy(buf, s->pre + s->pre_at, n);
-		s->pre_at += n;
-		s->pos += n;
-		return (ssize_t)n;
-	}
-	n = fread(buf, 1, size, s->under);
-	s->pos += n;
-	if (n == 0 && ferror(s->under))
-		return -1;
-	return (ssize_t)n;
-}
-
-static uint32_t get32(const uint8_t *b, bool swapped)
-{
-	uint32_t v;
-	memcpy(&v, b, 4);
-	return swapped ? __builtin_bswap32(v) : v;
-}
-
-/* A classic pcap header (version 2.4 or later, the two common magics)
- * whose link type this decoder reads: the records are then read here.
- * libpcap checks the header itself (from a copy in memory), so a header it
- * would refuse goes on to it and is refused as before.  Returns 0 (read
- * here), 1 (leave it to libpcap) or BSC_ENOMEM. */
-static int native_open(struct pcapdns *p)
-{
-	const uint8_t *h = p->src.pre;
-	if (p->src.npre != FILE_HDR)
-		return 1;
-	uint32_t magic = get32(h, false);
-	bool swapped = magic == __builtin_bswap32(MAGIC_USEC) ||
-		       magic == __builtin_bswap32(MAGIC_NSEC);
-	if (!swapped && magic != MAGIC_USEC && magic != MAGIC_NSEC)
-		return 1;
-	uint16_t major, minor;
-	memcpy(&major, h + 4, 2);
-	memcpy(&minor, h + 6, 2);
-	if (swapped) {
-		major = __builtin_bswap16(major);
-		minor = __builtin_bswap16(minor);
-	}
-	if (major != 2 || minor < 4)
-		return 1;
-	FILE *mf = fmemopen(p->src.pre, FILE_HDR, "rb");
-	if (!mf)
-		return BSC_ENOMEM;
-	char eb[PCAP_ERRBUF_SIZE];
-	pcap_t *pc = pcap_fopen_offline_with_tstamp_precision(mf, PCAP_TSTAMP_PRECISION_NANO, eb);
-	if (!pc) {
-		fclose(mf);
-		return 1;
-	}
-	int snap = pcap_snapshot(pc);
-	if (!pktdec_dlt_supported(pcap_datalink(pc)) || snap <= 0 || (unsigned)snap > CAPLEN_MAX) {
-		pcap_close(pc);
-		return 1;
-	}
-	struct native *n = &p->nat;
-	n->cap = NATIVE_READ + REC_HDR + CAPLEN_MAX;
-	n->buf = mem_alloc(n->cap);
-	if (!n->buf) {
-		pcap_close(pc);
-		return BSC_ENOMEM;
-	}
-	n->swapped = swapped;
-	n->usec = (swapped ? __builtin_bswap32(magic) : magic) == MAGIC_USEC;
-	p->pc = pc;
-	p->is_native = true;
-	p->src.pre_at = p->src.npre;
-	p->src.pos += FILE_HDR;
-	return 0;
-}
-
-/* Make @need bytes available at the window's next record; false at the end
- * of the input or on a read error (nat.ioerr). */
-static bool native_fill(struct pcapdns *p, size_t need)
-{
-	struct native *n = &p->nat;
-	if (n->len - n->at >= need)
-		return true;
-	if (n->eof)
-		return false;
-	memmove(n->buf, n->buf + n->at, n->len - n->at);
-	n->len -= n->at;
-	n->at = 0;
-	while (n->len < need) {
-		size_t want = n->cap - n->len;
-		if (want > NATIVE_READ)
-			want = NATIVE_READ;
-		size_t got = fread(n->buf + n->len, 1, want, p->src.under);
-		n->len += got;
-		p->src.pos += got;
-		if (got < want) {
-			if (ferror(p->src.under))
-				n->ioerr = errno ? errno : EIO;
-			n->eof = true;
-			break;
-		}
-	}
-	return n->len - n->at >= need;
-}
-
-/* The next record of a classic pcap, checked as libpcap checks it.  Returns
- * 1 (@time_ns, @data, @caplen of the record, whose bytes are taken with
- * @reclen), 0 (the end) or < 0 with p->errmsg set. */
-static int native_record(struct pcapdns *p, uint64_t *time_ns, const uint8_t **data,
-			 uint32_t *caplen, size_t *reclen);
-
-
-static int src_seek(void *c, off64_t *off, int whence)
-{
-	struct src *s = c;
-	if (whence != SEEK_CUR || *off != 0)
-		return -1; /* only ftell() */
-	*off = (off64_t)s->pos;
-	return 0;
-}
-
-static int src_close(void *c)
-{
-	struct src *s = c;
-	if (s->own && s->under != stdin)
-		return fclose(s->under);
-	return 0;
-}
 
 int pcapdns_open_fp(struct pcapdns **out, FILE *fp, const char *name,
 		    const struct pcapdns_opts *o, char *err, size_t errlen)
 {
-	char eb[PCAP_ERRBUF_SIZE];
-	int rc = BSC_ENOMEM;
-	FILE *cf = NULL;
 	struct pcapdns *p = mem_calloc(1, sizeof *p);
+	int rc = BSC_ENOMEM;
 	*out = NULL;
-	if (!p || !(p->name = mem_strdup(name)))
-		goto out;
+	if (!p)
+		goto nomem;
 	rc = qfilter_queue_new(&p->q, o ? o->filter : NULL, &p->st.dns);
+	if (rc == BSC_ENOMEM)
+		goto nomem;
 	if (rc)
 		goto out;
 	if (o && o->nports) {
@@ -262,60 +76,16 @@ int pcapdns_open_fp(struct pcapdns **out, FILE *fp, const char *name,
 	} else {
 		p->ports[p->nports++] = 53;
 	}
-	long start = ftell(fp);
-	__fsetlocking(fp, FSETLOCKING_BYCALLER);
-	p->src.under = fp;
-	p->src.pos = start > 0 ? (uint64_t)start : 0;
-	p->src.npre = fread(p->src.pre, 1, FILE_HDR, fp);
-	rc = native_open(p);
-	if (rc < 0)
+	rc = pcapfile_open_fp(&p->f, fp, name, 0, err, errlen);
+	if (rc)
 		goto out;
-	if (rc == 0) {
-		p->src.own = true;
-		p->dlt = pcap_datalink(p->pc);
-		p->offset = p->src.pos;
-		p->classic = true;
-		p->snaplen = (uint32_t)pcap_snapshot(p->pc);
-		*out = p;
-		return 0;
-	}
-	cookie_io_functions_t io = { .read = src_read, .seek = src_seek, .close = src_close };
-	cf = fopencookie(&p->src, "rb", io);
-	if (!cf) {
-		rc = BSC_ENOMEM;
-		goto out;
-	}
-	setvbuf(cf, NULL, _IOFBF, READ_BUF);
-	__fsetlocking(cf, FSETLOCKING_BYCALLER); /* one thread: no lock per fread */
-	eb[0] = '\0';
-	p->pc = pcap_fopen_offline_with_tstamp_precision(cf, PCAP_TSTAMP_PRECISION_NANO, eb);
-	if (!p->pc) {
-		rc = strstr(eb, "truncated") ? BSC_ETRUNC : BSC_EMALF;
-		set_err(err, errlen, "%s: not a readable pcap/pcapng capture: %s", name, eb);
-		goto out;
-	}
-	/* from here on libpcap owns cf, and cf owns fp */
-	cf = NULL;
-	p->src.own = true;
-	p->dlt = pcap_datalink(p->pc);
-	if (!pktdec_dlt_supported(p->dlt)) {
-		const char *dn = pcap_datalink_val_to_name(p->dlt);
-		log_warning("pcap: %s: link type %d (%s) not supported; its packets are skipped",
-			    name, p->dlt, dn ? dn : "unknown");
-	}
-	long pos = ftell(pcap_file(p->pc));
-	p->offset = pos >= 0 ? (uint64_t)pos : 0;
-	/* libpcap reads pcapng as version 1.0, pcap as 2.x */
-	p->classic = pcap_major_version(p->pc) == 2;
-	p->snaplen = (uint32_t)pcap_snapshot(p->pc);
+	p->dlt = pcapfile_linktype(p->f);
 	*out = p;
-	p = NULL;
-	rc = 0;
+	return 0;
+nomem:
+	if (err && errlen)
+		snprintf(err, errlen, "%s: %s", name, bsc_strerror(rc));
 out:
-	if (rc == BSC_ENOMEM)
-		set_err(err, errlen, "%s: %s", name, bsc_strerror(rc));
-	if (cf)
-		fclose(cf); /* leaves fp to the caller: src.own is false */
 	pcapdns_close(p);
 	return rc;
 }
@@ -331,10 +101,11 @@ int pcapdns_open(struct pcapdns **out, const char *path, const struct pcapdns_op
 		fp = fopen(path, "rb");
 		if (!fp) {
 			int rc = bsc_err_sys(errno);
-			set_err(err, errlen, "%s: %s", path, bsc_strerror(rc));
+			if (err && errlen)
+				snprintf(err, errlen, "%s: %s", path, bsc_strerror(rc));
 			return rc;
 		}
-		/* the cookie stream over it buffers: read(2) straight into that */
+		/* the reader maps it, or buffers itself: read(2) straight into that */
 		setvbuf(fp, NULL, _IONBF, 0);
 	}
 	int rc = pcapdns_open_fp(out, fp, path, o, err, errlen);
@@ -347,14 +118,9 @@ void pcapdns_close(struct pcapdns *p)
 {
 	if (!p)
 		return;
-	if (p->pc)
-		pcap_close(p->pc);
-	if (p->is_native && p->src.own && p->src.under != stdin)
-		fclose(p->src.under);
-	mem_free(p->nat.buf);
+	pcapfile_close(p->f);
 	qfilter_queue_free(p->q);
 	mem_free(p->flows);
-	mem_free(p->name);
 	mem_free(p);
 }
 
@@ -365,12 +131,12 @@ const struct pcapdns_stats *pcapdns_stats(const struct pcapdns *p)
 
 uint64_t pcapdns_offset(const struct pcapdns *p)
 {
-	return p->offset;
+	return pcapfile_offset(p->f);
 }
 
 const char *pcapdns_error(const struct pcapdns *p)
 {
-	return p->errmsg;
+	return p->errmsg[0] ? p->errmsg : pcapfile_error(p->f);
 }
 
 int pcapdns_linktype(const struct pcapdns *p)
@@ -622,65 +388,6 @@ static void packet(struct pcapdns *p, uint64_t time_ns, size_t len, const uint8_
 
 /* ---- reading ---- */
 
-static void read_error(struct pcapdns *p, const char *msg)
-{
-	bool trunc = msg && strstr(msg, "truncated");
-	p->err = trunc ? BSC_ETRUNC : BSC_EMALF;
-	snprintf(p->errmsg, sizeof p->errmsg,
-		 "%s: %s at byte %" PRIu64 " (after record %" PRIu64
-		 "): %s; everything before it was read",
-		 p->name, trunc ? "truncated" : "corrupt record", p->offset, p->records,
-		 msg ? msg : "read error");
-}
-
-static int native_record(struct pcapdns *p, uint64_t *time_ns, const uint8_t **data,
-			 uint32_t *caplen, size_t *reclen)
-{
-	struct native *n = &p->nat;
-	char msg[160];
-
-	if (!native_fill(p, REC_HDR)) {
-		size_t got = n->len - n->at;
-		if (n->ioerr)
-			snprintf(msg, sizeof msg, "error reading dump file: %s",
-				 strerror(n->ioerr));
-		else if (got == 0)
-			return 0;
-		else
-			snprintf(msg, sizeof msg, "truncated dump file; tried to read %u header "
-				 "bytes, only got %zu", REC_HDR, got);
-		read_error(p, msg);
-		return p->err;
-	}
-	const uint8_t *h = n->buf + n->at;
-	uint32_t sec = get32(h, n->swapped), frac = get32(h + 4, n->swapped);
-	uint32_t cap = get32(h + 8, n->swapped);
-	if (cap > CAPLEN_MAX) {
-		snprintf(msg, sizeof msg, "invalid packet capture length %u, bigger than %s of %u",
-			 cap, cap > p->snaplen ? "snaplen" : "maximum",
-			 cap > p->snaplen ? p->snaplen : CAPLEN_MAX);
-		read_error(p, msg);
-		return p->err;
-	}
-	if (!native_fill(p, REC_HDR + (size_t)cap)) {
-		if (n->ioerr)
-			snprintf(msg, sizeof msg, "error reading dump file: %s",
-				 strerror(n->ioerr));
-		else
-			snprintf(msg, sizeof msg, "truncated dump file; tried to read %u captured "
-				 "bytes, only got %zu", cap, n->len - n->at - REC_HDR);
-		read_error(p, msg);
-		return p->err;
-	}
-	/* time stamps as libpcap gives them: signed 32-bit fields, widened */
-	int64_t s64 = (int32_t)sec, f64 = (int32_t)frac;
-	*time_ns = (uint64_t)s64 * 1000000000u + (uint64_t)(n->usec ? f64 * 1000 : f64);
-	*data = n->buf + n->at + REC_HDR;
-	*caplen = cap < p->snaplen ? cap : p->snaplen; /* libpcap drops bytes past it */
-	*reclen = REC_HDR + (size_t)cap;
-	return 1;
-}
-
 int pcapdns_next(struct pcapdns *p, struct query_event *ev)
 {
 	for (;;) {
@@ -688,58 +395,21 @@ int pcapdns_next(struct pcapdns *p, struct query_event *ev)
 			return 1;
 		if (p->done)
 			return p->err;
-		if (p->is_native) {
-			uint64_t t = 0;
-			const uint8_t *d = NULL;
-			uint32_t caplen = 0;
-			size_t reclen = 0;
-			int rc = native_record(p, &t, &d, &caplen, &reclen);
-			if (rc == 1) {
-				p->records++;
-				packet(p, t, caplen, d);
-				p->nat.at += reclen;
-				p->offset += reclen;
-			}
-			if (rc == 1 && p->fail) {
-				p->done = true;
-				p->err = p->fail;
-				snprintf(p->errmsg, sizeof p->errmsg,
-					 "%s: record %" PRIu64 ": %s", p->name, p->records,
-					 bsc_strerror(p->fail));
-			} else if (rc != 1) {
-				p->done = true;
-			}
+		struct pcapfile_rec r;
+		int rc = pcapfile_next(p->f, &r);
+		if (rc != 1) {
+			p->done = true;
+			p->err = rc;
 			continue;
 		}
-		struct pcap_pkthdr *h;
-		const u_char *d;
-		int rc = pcap_next_ex(p->pc, &h, &d);
-		if (rc == 1) {
-			p->records++;
-			packet(p, (uint64_t)h->ts.tv_sec * 1000000000u + (uint64_t)h->ts.tv_usec,
-			       h->caplen, d);
-			if (p->fail) {
-				p->done = true;
-				p->err = p->fail;
-				snprintf(p->errmsg, sizeof p->errmsg,
-					 "%s: record %" PRIu64 ": %s", p->name, p->records,
-					 bsc_strerror(p->fail));
-				continue;
-			}
-			if (p->classic && h->caplen < p->snaplen) {
-				/* a classic record: its header and its bytes (libpcap
-				 * skips bytes past the snap length: then ask) */
-				p->offset += 16u + h->caplen;
-			} else {
-				long pos = ftell(pcap_file(p->pc)); /* no system call: see src */
-				if (pos >= 0)
-					p->offset = (uint64_t)pos;
-			}
-			continue;
+		packet(p, r.time_ns, r.caplen, r.data);
+		if (p->fail) {
+			p->done = true;
+			p->err = p->fail;
+			snprintf(p->errmsg, sizeof p->errmsg, "%s: record %" PRIu64 ": %s",
+				 pcapfile_name(p->f), pcapfile_records(p->f),
+				 bsc_strerror(p->fail));
 		}
-		p->done = true;
-		if (rc != PCAP_ERROR_BREAK)
-			read_error(p, pcap_geterr(p->pc));
 	}
 }
 

@@ -1,5 +1,6 @@
-/* tools/pcapdns.h — DNS queries out of pcap and pcapng captures (libpcap),
- * as the query events the live server would have made of them.
+/* tools/pcapdns.h — DNS queries out of pcap and pcapng captures (records
+ * from tools/pcapfile.h), as the query events the live server would have
+ * made of them.
  *
  * Link types: Ethernet (802.1Q/802.1ad tags), Linux cooked (SLL, SLL2), raw
  * IP (RAW, IPV4, IPV6), BSD loopback (NULL, LOOP).  IPv4 and IPv6 (extension

@@ -102,12 +102,20 @@ int pktdec_link(int dlt, const uint8_t *d, size_t len, unsigned *ipver, size_t *
 	return PKTDEC_OK;
 }
 
-static void set_addr(struct bsc_addr *a, int family, const uint8_t *b)
+/* Full-length addresses, with constant sizes: a few stores each. */
+static inline void set_addr4(struct bsc_addr *a, const uint8_t *b)
 {
 	memset(a, 0, sizeof *a);
-	a->family = (uint8_t)family;
-	a->prefix = family == AF_INET ? 32 : 128;
-	memcpy(a->bytes, b, family == AF_INET ? 4 : 16);
+	a->family = AF_INET;
+	a->prefix = 32;
+	memcpy(a->bytes, b, 4);
+}
+
+static inline void set_addr6(struct bsc_addr *a, const uint8_t *b)
+{
+	a->family = AF_INET6;
+	a->prefix = 128;
+	memcpy(a->bytes, b, 16);
 }
 
 static int ipv4(const uint8_t *d, size_t len, struct pktdec_ip *ip)
@@ -121,8 +129,8 @@ static int ipv4(const uint8_t *d, size_t len, struct pktdec_ip *ip)
 	if (ihl > len)
 		return PKTDEC_TRUNC;
 	uint16_t frag = wire_get_u16(d + 6);
-	set_addr(&ip->src, AF_INET, d + 12);
-	set_addr(&ip->dst, AF_INET, d + 16);
+	set_addr4(&ip->src, d + 12);
+	set_addr4(&ip->dst, d + 16);
 	ip->tot = tot;
 	ip->cut = tot > len;
 	ip->fragment = frag & 0x3FFF; /* MF, or a fragment offset */
@@ -190,8 +198,8 @@ static int ipv6(const uint8_t *d, size_t len, unsigned flags, struct pktdec_ip *
 	if ((d[0] >> 4) != 6)
 		return PKTDEC_BAD_IP;
 	size_t plen = wire_get_u16(d + 4);
-	set_addr(&ip->src, AF_INET6, d + 8);
-	set_addr(&ip->dst, AF_INET6, d + 24);
+	set_addr6(&ip->src, d + 8);
+	set_addr6(&ip->dst, d + 24);
 	ip->tot = 40 + plen;
 	ip->cut = plen && 40 + plen > len;
 	ip->fragment = false;

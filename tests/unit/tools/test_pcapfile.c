@@ -1,0 +1,531 @@
+/* tests/unit/tools/test_pcapfile.c — the capture record reader: classic
+ * pcap in both byte orders and time stamp precisions, mapped and read in
+ * blocks, from a pipe, from a stream past its start, a file that grows while
+ * it is read, records cut by the snap length, damage (cut header, cut data,
+ * a bogus capture length) with offset and record number, pcapng and other
+ * captures through libpcap.  Single-threaded cmocka program; files go to a
+ * temporary folder. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "common/err.h"
+#include "tools/pcapfile.h"
+
+static char tmpdir[256];
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(tmpdir, sizeof tmpdir, "/tmp/test_pcapfile.XXXXXX");
+	return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	char cmd[300];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void path_of(char *buf, size_t len, const char *name)
+{
+	snprintf(buf, len, "%s/%s", tmpdir, name);
+}
+
+/* ---- writing captures byte by byte ---- */
+
+struct cap {
+	uint8_t b[8192];
+	size_t len;
+	bool be; /* big-endian fields */
+};
+
+static void put32(struct cap *c, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		c->b[c->len + (size_t)i] = (uint8_t)(c->be ? v >> (24 - 8 * i) : v >> (8 * i));
+	c->len += 4;
+}
+
+static void put16(struct cap *c, uint16_t v)
+{
+	c->b[c->len++] = (uint8_t)(c->be ? v >> 8 : v);
+	c->b[c->len++] = (uint8_t)(c->be ? v : v >> 8);
+}
+
+static void file_hdr(struct cap *c, bool be, bool nsec, uint32_t snap, uint32_t dlt)
+{
+	c->len = 0;
+	c->be = be;
+	put32(c, nsec ? 0xa1b23c4du : 0xa1b2c3d4u);
+	put16(c, 2);
+	put16(c, 4);
+	put32(c, 0);
+	put32(c, 0);
+	put32(c, snap);
+	put32(c, dlt);
+}
+
+/* A record of @caplen bytes (value i + @seed), @orig on the wire. */
+static void record(struct cap *c, uint32_t sec, uint32_t frac, uint32_t caplen, uint32_t orig,
+		   uint8_t seed)
+{
+	put32(c, sec);
+	put32(c, frac);
+	put32(c, caplen);
+	put32(c, orig);
+	for (uint32_t i = 0; i < caplen; i++)
+		c->b[c->len++] = (uint8_t)(i + seed);
+}
+
+static void save(const char *path, const struct cap *c, size_t len)
+{
+	FILE *fp = fopen(path, "wb");
+	assert_non_null(fp);
+	assert_int_equal(fwrite(c->b, 1, len, fp), len);
+	assert_int_equal(fclose(fp), 0);
+}
+
+/* ---- reading ---- */
+
+#define MAXREC 16
+
+struct run {
+	struct pcapfile_rec r[MAXREC];
+	uint8_t first[MAXREC]; /* the first byte of each record's data */
+	uint64_t offs[MAXREC]; /* offset after each record */
+	size_t n;
+	int rc;
+	uint64_t offset, records;
+	bool mapped;
+	char error[512];
+};
+
+static void read_all(struct pcapfile *f, struct run *u)
+{
+	struct pcapfile_rec r;
+	memset(u, 0, sizeof *u);
+	u->mapped = pcapfile_mapped(f);
+	while ((u->rc = pcapfile_next(f, &r)) == 1) {
+		assert_true(u->n < MAXREC);
+		u->r[u->n] = r;
+		u->first[u->n] = r.caplen ? r.data[0] : 0;
+		for (uint32_t i = 0; i < r.caplen; i++)
+			assert_int_equal(r.data[i], (uint8_t)(i + r.data[0]));
+		u->offs[u->n++] = pcapfile_offset(f);
+	}
+	assert_int_equal(pcapfile_next(f, &r), u->rc); /* sticky */
+	u->offset = pcapfile_offset(f);
+	u->records = pcapfile_records(f);
+	snprintf(u->error, sizeof u->error, "%s", pcapfile_error(f));
+}
+
+static void read_path(const char *path, unsigned flags, struct run *u)
+{
+	struct pcapfile *f;
+	char err[512];
+	assert_int_equal(pcapfile_open(&f, path, flags, err, sizeof err), 0);
+	read_all(f, u);
+	pcapfile_close(f);
+}
+
+/* The same records and end, read mapped and in blocks. */
+static void read_both(const char *path, struct run *u)
+{
+	static struct run b;
+	read_path(path, 0, u);
+	assert_true(u->mapped);
+	read_path(path, PCAPFILE_NO_MAP, &b);
+	assert_false(b.mapped);
+	assert_int_equal(u->rc, b.rc);
+	assert_int_equal(u->n, b.n);
+	assert_int_equal(u->offset, b.offset);
+	assert_string_equal(u->error, b.error);
+	for (size_t i = 0; i < u->n; i++) {
+		assert_int_equal(u->r[i].time_ns, b.r[i].time_ns);
+		assert_int_equal(u->r[i].caplen, b.r[i].caplen);
+		assert_int_equal(u->r[i].origlen, b.r[i].origlen);
+		assert_int_equal(u->first[i], b.first[i]);
+		assert_int_equal(u->offs[i], b.offs[i]);
+	}
+}
+
+static void test_byte_orders_and_precisions(void **state)
+{
+	(void)state;
+	static struct cap c;
+	static struct run u;
+	char path[300];
+	for (int v = 0; v < 4; v++) {
+		bool be = v & 1, nsec = v & 2;
+		file_hdr(&c, be, nsec, 65535, 1);
+		record(&c, 1700000000u, 123456, 60, 60, 1);
+		record(&c, 1700000001u, 7, 0, 0, 0);
+		record(&c, 0xFFFFFFF0u, 5, 3, 1500, 9); /* a negative second, as libpcap */
+		path_of(path, sizeof path, "orders.pcap");
+		save(path, &c, c.len);
+		read_both(path, &u);
+		assert_int_equal(u.rc, 0);
+		assert_int_equal(u.n, 3);
+		assert_int_equal(u.r[0].time_ns,
+				 1700000000ull * 1000000000u + (nsec ? 123456u : 123456000u));
+		assert_int_equal(u.r[0].caplen, 60);
+		assert_int_equal(u.first[0], 1);
+		assert_int_equal(u.r[1].caplen, 0);
+		assert_int_equal(u.r[2].origlen, 1500);
+		assert_int_equal(u.r[2].time_ns,
+				 (uint64_t)(-16 * 1000000000ll) + (nsec ? 5u : 5000u));
+		assert_int_equal(u.offs[0], 24 + 16 + 60);
+		assert_int_equal(u.offset, c.len);
+		assert_int_equal(u.records, 3);
+		assert_string_equal(u.error, "");
+	}
+}
+
+static void test_snaplen_cut(void **state)
+{
+	(void)state;
+	static struct cap c;
+	static struct run u;
+	char path[300];
+	file_hdr(&c, false, false, 40, 1);
+	record(&c, 1, 0, 60, 60, 3); /* longer than the snap length: libpcap cuts it */
+	record(&c, 2, 0, 10, 10, 4);
+	path_of(path, sizeof path, "snap.pcap");
+	save(path, &c, c.len);
+	read_both(path, &u);
+	assert_int_equal(u.n, 2);
+	assert_int_equal(u.r[0].caplen, 40);
+	assert_int_equal(u.r[0].origlen, 60);
+	assert_int_equal(u.offs[0], 24 + 16 + 60);
+	assert_int_equal(u.first[1], 4);
+	assert_int_equal(u.offset, c.len);
+}
+
+static void test_damage(void **state)
+{
+	(void)state;
+	static struct cap c;
+	static struct run u;
+	char path[300];
+	file_hdr(&c, false, true, 65535, 101);
+	record(&c, 1, 0, 20, 20, 0);
+	record(&c, 2, 0, 20, 20, 0);
+	size_t whole = c.len;
+	record(&c, 3, 0, 20, 20, 0);
+	path_of(path, sizeof path, "damage.pcap");
+
+	save(path, &c, whole + 10); /* the third record's header cut */
+	read_both(path, &u);
+	assert_int_equal(u.rc, BSC_ETRUNC);
+	assert_int_equal(u.n, 2);
+	assert_int_equal(u.offset, whole);
+	assert_non_null(strstr(u.error, "damage.pcap: truncated at byte 96 (after record 2)"));
+	assert_non_null(strstr(u.error, "header bytes, only got 10"));
+
+	save(path, &c, whole + 16 + 5); /* its data cut */
+	read_both(path, &u);
+	assert_int_equal(u.rc, BSC_ETRUNC);
+	assert_non_null(strstr(u.error, "tried to read 20 captured bytes, only got 5"));
+
+	c.b[whole + 8] = 0xFF; /* a capture length past anything libpcap reads */
+	c.b[whole + 11] = 0x7F;
+	save(path, &c, c.len);
+	read_both(path, &u);
+	assert_int_equal(u.rc, BSC_EMALF);
+	assert_int_equal(u.offset, whole);
+	assert_non_null(strstr(u.error, "corrupt record at byte 96 (after record 2)"));
+	assert_non_null(strstr(u.error, "invalid packet capture length"));
+}
+
+static void test_grows_while_read(void **state)
+{
+	(void)state;
+	static struct cap c;
+	static struct run u;
+	char path[300];
+	struct pcapfile *f;
+	struct pcapfile_rec r;
+	char err[256];
+	file_hdr(&c, false, false, 65535, 1);
+	record(&c, 1, 0, 30, 30, 1);
+	size_t first = c.len;
+	record(&c, 2, 0, 30, 30, 2);
+	record(&c, 3, 0, 30, 30, 3);
+	path_of(path, sizeof path, "grow.pcap");
+	save(path, &c, first + 7); /* the second record not written whole yet */
+	assert_int_equal(pcapfile_open(&f, path, 0, err, sizeof err), 0);
+	assert_true(pcapfile_mapped(f));
+	assert_int_equal(pcapfile_next(f, &r), 1);
+	FILE *fp = fopen(path, "ab"); /* the rest comes */
+	assert_non_null(fp);
+	assert_int_equal(fwrite(c.b + first + 7, 1, c.len - first - 7, fp), c.len - first - 7);
+	assert_int_equal(fclose(fp), 0);
+	read_all(f, &u);
+	pcapfile_close(f);
+	assert_int_equal(u.rc, 0);
+	assert_int_equal(u.n, 2);
+	assert_int_equal(u.first[0], 2);
+	assert_int_equal(u.first[1], 3);
+	assert_int_equal(u.offset, c.len);
+	assert_int_equal(u.records, 3);
+}
+
+static void test_pipe_and_offset_start(void **state)
+{
+	(void)state;
+	static struct cap c;
+	static struct run u;
+	struct pcapfile *f;
+	char err[256], path[300];
+	file_hdr(&c, true, false, 65535, 1);
+	for (uint8_t i = 0; i < 10; i++)
+		record(&c, i, 0, 100u + i, 100u + i, i);
+	int fds[2];
+	assert_int_equal(pipe(fds), 0);
+	assert_int_equal(write(fds[1], c.b, c.len), (ssize_t)c.len); /* fits the pipe */
+	close(fds[1]);
+	FILE *fp = fdopen(fds[0], "rb");
+	assert_non_null(fp);
+	assert_int_equal(pcapfile_open_fp(&f, fp, "pipe", 0, err, sizeof err), 0);
+	read_all(f, &u);
+	pcapfile_close(f);
+	assert_false(u.mapped);
+	assert_int_equal(u.n, 10);
+	assert_int_equal(u.first[9], 9);
+	assert_int_equal(u.offset, c.len);
+
+	/* a stream past some leading bytes: offsets count from the file's start */
+	path_of(path, sizeof path, "lead.bin");
+	fp = fopen(path, "wb");
+	assert_non_null(fp);
+	fputs("LEADING!", fp);
+	fwrite(c.b, 1, c.len, fp);
+	fclose(fp);
+	fp = fopen(path, "rb");
+	assert_non_null(fp);
+	assert_int_equal(fseek(fp, 8, SEEK_SET), 0);
+	assert_int_equal(pcapfile_open_fp(&f, fp, "lead", 0, err, sizeof err), 0);
+	read_all(f, &u);
+	pcapfile_close(f);
+	assert_true(u.mapped);
+	assert_int_equal(u.n, 10);
+	assert_int_equal(u.offs[0], 8 + 24 + 16 + 100);
+	assert_int_equal(u.offset, 8 + c.len);
+}
+
+static void test_through_libpcap(void **state)
+{
+	(void)state;
+	static struct cap c;
+	static struct run u;
+	char path[300], err[512];
+	struct pcapfile *f;
+	/* a link type not decoded here: libpcap reads it, the same records */
+	file_hdr(&c, false, false, 65535, 105);
+	record(&c, 5, 6, 12, 12, 7);
+	record(&c, 6, 7, 13, 13, 8);
+	size_t whole = c.len;
+	record(&c, 7, 8, 14, 14, 9);
+	path_of(path, sizeof path, "wifi.pcap");
+	save(path, &c, whole + 20);
+	read_path(path, 0, &u);
+	assert_false(u.mapped);
+	assert_int_equal(u.n, 2);
+	assert_int_equal(u.r[0].time_ns, 5000006000ull);
+	assert_int_equal(u.first[1], 8);
+	assert_int_equal(u.rc, BSC_ETRUNC);
+	assert_int_equal(u.offset, whole);
+	assert_non_null(strstr(u.error, "wifi.pcap: truncated at byte 81 (after record 2)"));
+
+	/* pcapng: a section header, an interface, one packet */
+	c.len = 0;
+	c.be = false;
+	put32(&c, 0x0A0D0D0A);
+	put32(&c, 28);
+	put32(&c, 0x1A2B3C4D);
+	put16(&c, 1);
+	put16(&c, 0);
+	put32(&c, 0xFFFFFFFF);
+	put32(&c, 0xFFFFFFFF);
+	put32(&c, 28);
+	put32(&c, 1);
+	put32(&c, 20);
+	put16(&c, 1);
+	put16(&c, 0);
+	put32(&c, 65535);
+	put32(&c, 20);
+	put32(&c, 6);
+	put32(&c, 32 + 8);
+	put32(&c, 0);
+	put32(&c, 0);
+	put32(&c, 1000000); /* microseconds */
+	put32(&c, 8);
+	put32(&c, 8);
+	for (uint8_t i = 0; i < 8; i++)
+		c.b[c.len++] = (uint8_t)(i + 40);
+	put32(&c, 32 + 8);
+	path_of(path, sizeof path, "one.pcapng");
+	save(path, &c, c.len);
+	read_path(path, 0, &u);
+	assert_false(u.mapped);
+	assert_int_equal(u.rc, 0);
+	assert_int_equal(u.n, 1);
+	assert_int_equal(u.r[0].time_ns, 1000000000ull);
+	assert_int_equal(u.r[0].caplen, 8);
+	assert_int_equal(u.first[0], 40);
+	assert_int_equal(u.offset, c.len);
+
+	/* not a capture, a short file, a missing file */
+	path_of(path, sizeof path, "junk");
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs("not a capture file, not even close to one\n", fp);
+	fclose(fp);
+	assert_int_equal(pcapfile_open(&f, path, 0, err, sizeof err), BSC_EMALF);
+	assert_null(f);
+	assert_non_null(strstr(err, "junk: not a readable pcap/pcapng capture"));
+	file_hdr(&c, false, false, 65535, 1);
+	path_of(path, sizeof path, "short");
+	save(path, &c, 10);
+	assert_int_equal(pcapfile_open(&f, path, 0, err, sizeof err), BSC_ETRUNC);
+	path_of(path, sizeof path, "missing");
+	assert_int_equal(pcapfile_open(&f, path, 0, err, sizeof err), BSC_ENOENT);
+	assert_non_null(strstr(err, "missing"));
+}
+
+/* A file of @n records of @caplen bytes, record i carrying i in its first
+ * four bytes and its time; written in one go. */
+static void big_file(const char *path, uint32_t n, uint32_t caplen)
+{
+	FILE *fp = fopen(path, "wb");
+	static struct cap c;
+	uint8_t rec[16 + 256];
+	assert_non_null(fp);
+	assert_true(caplen >= 4 && caplen <= 256);
+	file_hdr(&c, false, true, 65535, 1);
+	assert_int_equal(fwrite(c.b, 1, c.len, fp), c.len);
+	memset(rec, 0xab, sizeof rec);
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t h[4] = { 1000 + i / 1000, i % 1000, caplen, caplen };
+		memcpy(rec, h, sizeof h);
+		memcpy(rec + 16, &i, 4);
+		assert_int_equal(fwrite(rec, 1, 16 + caplen, fp), 16 + caplen);
+	}
+	assert_int_equal(fclose(fp), 0);
+}
+
+/* A mapped file larger than the window the reader hands out at a time:
+ * every record is read whole and in order across the window steps, and the
+ * pages behind are given back (resident memory well under the file). */
+static void test_large_mapped(void **state)
+{
+	(void)state;
+	char path[300];
+	const uint32_t n = 1500000, caplen = 60; /* 114 MB */
+	struct pcapfile *f;
+	struct pcapfile_rec r;
+	char err[512];
+	uint32_t i = 0;
+	int rc;
+	path_of(path, sizeof path, "big.pcap");
+	big_file(path, n, caplen);
+	assert_int_equal(pcapfile_open(&f, path, 0, err, sizeof err), 0);
+	assert_true(pcapfile_mapped(f));
+	while ((rc = pcapfile_next(f, &r)) == 1) {
+		uint32_t v;
+		assert_int_equal(r.caplen, caplen);
+		memcpy(&v, r.data, 4);
+		if (v != i)
+			fail_msg("record %u carries %u", i, v);
+		assert_int_equal(r.time_ns, (uint64_t)(1000 + i / 1000) * 1000000000u + i % 1000);
+		i++;
+	}
+	assert_int_equal(rc, 0);
+	assert_int_equal(i, n);
+	assert_int_equal(pcapfile_offset(f), 24 + (uint64_t)n * (16 + caplen));
+	/* the mapping's pages up to the last window were given back */
+	FILE *st = fopen("/proc/self/statm", "r");
+	if (st) {
+		unsigned long size, resident;
+		if (fscanf(st, "%lu %lu", &size, &resident) == 2)
+			assert_true(resident * (unsigned long)sysconf(_SC_PAGESIZE) <
+				    (unsigned long)(24 + (uint64_t)n * (16 + caplen)) * 3 / 4);
+		fclose(st);
+	}
+	pcapfile_close(f);
+	unlink(path);
+}
+
+/* A mapped capture cut shorter while it is read: the fault past its new end
+ * stops the program with a message naming the file, not a crash. */
+static void test_cut_while_mapped(void **state)
+{
+	(void)state;
+	char path[300];
+	int fds[2];
+	pid_t pid;
+	int status;
+	char msg[512];
+	ssize_t got;
+	path_of(path, sizeof path, "cut.pcap");
+	big_file(path, 200000, 60);
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct pcapfile *f;
+		struct pcapfile_rec r;
+		char err[512];
+		struct rlimit no_core = { 0, 0 };
+		(void)setrlimit(RLIMIT_CORE, &no_core);
+		signal(SIGBUS, SIG_DFL); /* as in a program: not the test runner's handler */
+		dup2(fds[1], STDERR_FILENO);
+		if (pcapfile_open(&f, path, 0, err, sizeof err) != 0 || !pcapfile_mapped(f))
+			_exit(3);
+		for (int k = 0; k < 10; k++)
+			if (pcapfile_next(f, &r) != 1)
+				_exit(4);
+		if (truncate(path, 4096) != 0)
+			_exit(5);
+		while (pcapfile_next(f, &r) == 1)
+			;
+		_exit(6); /* never: the records past 4096 are gone */
+	}
+	close(fds[1]);
+	got = read(fds[0], msg, sizeof msg - 1);
+	close(fds[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 1);
+	assert_true(got > 0);
+	msg[got] = '\0';
+	assert_non_null(strstr(msg, path));
+	assert_non_null(strstr(msg, "cut short while it was being read"));
+	unlink(path);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_large_mapped),
+		cmocka_unit_test(test_cut_while_mapped),
+		cmocka_unit_test(test_byte_orders_and_precisions),
+		cmocka_unit_test(test_snaplen_cut),
+		cmocka_unit_test(test_damage),
+		cmocka_unit_test(test_grows_while_read),
+		cmocka_unit_test(test_pipe_and_offset_start),
+		cmocka_unit_test(test_through_libpcap),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,118 @@
+/* tools/pcapfile.h — the records of a pcap or pcapng capture, for the
+ * capture readers (tools/pcapdns.c, tools/darknet_pcap.c).
+ *
+ * A classic pcap file (either byte order, micro- or nanosecond time stamps)
+ * whose link type tools/pktdec.c decodes is read here: a regular file is
+ * mapped and its records are handed out in place, anything else (a pipe)
+ * is read in large blocks.  pcapng and the rarer classic variants are read by
+ * libpcap, through a stream that counts the bytes.  Damage (a file cut
+ * inside a record, a bogus record header) ends the records with a message
+ * naming the file, the byte offset and the record number.  A mapped file
+ * that grows while it is read is read on past the mapping; one cut shorter
+ * while it is read is not supported (the mapping faults).
+ *
+ * One reader is used by one thread; readers are independent. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct pcapfile; /* opaque */
+
+/* pcapfile_open flags */
+#define PCAPFILE_NO_MAP 1u /* read a classic pcap file in blocks, never map it */
+
+/* One record; @data stays valid until the next call on the reader. */
+struct pcapfile_rec {
+	const uint8_t *data; /* @caplen captured bytes */
+	uint64_t time_ns;    /* time stamp, nanoseconds since the epoch */
+	uint32_t caplen;
+	uint32_t origlen;    /* length on the wire */
+};
+
+/** Open the capture @path ("-" = standard input).  On failure *out is NULL
+ *  and @err (may be NULL) says why, with the file name: a negated errno
+ *  (cannot open), BSC_ETRUNC (shorter than its file header), BSC_EMALF (not
+ *  a pcap/pcapng file) or BSC_ENOMEM. */
+int pcapfile_open(struct pcapfile **out, const char *path, unsigned flags, char *err,
+		  size_t errlen);
+/** The same over an open stream (read from its current position); @name is
+ *  used in messages.  On success the reader owns @fp and closes it (except
+ *  stdin); on failure the caller still owns it. */
+int pcapfile_open_fp(struct pcapfile **out, FILE *fp, const char *name, unsigned flags,
+		     char *err, size_t errlen);
+/** The next record into @r.  Returns 1 (a record), 0 (the end), BSC_ETRUNC
+ *  (the file ends inside a record) or BSC_EMALF (a corrupt record, a read
+ *  error); errors come after every record before the damage, and are
+ *  sticky. */
+static inline int pcapfile_next(struct pcapfile *f, struct pcapfile_rec *r);
+/** Byte offset of the next record or, after an error, of the damage (the
+ *  end of the last whole record).  From a pipe: bytes read from it. */
+uint64_t pcapfile_offset(const struct pcapfile *f);
+/** Records returned so far. */
+uint64_t pcapfile_records(const struct pcapfile *f);
+/** "FILE: truncated at byte N (after record M): ...; everything before it was
+ *  read", or "" without error. */
+const char *pcapfile_error(const struct pcapfile *f);
+/** The name given at open. */
+const char *pcapfile_name(const struct pcapfile *f);
+/** The capture's link type (DLT_*). */
+int pcapfile_linktype(const struct pcapfile *f);
+/** True when the records are read here from a mapping of the file. */
+bool pcapfile_mapped(const struct pcapfile *f);
+void pcapfile_close(struct pcapfile *f); /* NULL is a no-op */
+
+
+/* ---- the record loop, inline (internals: callers use pcapfile_next) ---- */
+
+/* The window over a classic pcap file in our byte order: the first member
+ * of struct pcapfile, so the common record is taken without a call. */
+struct pcapfile_win {
+	const uint8_t *win;  /* the next record at win[at], bytes up to win[len) */
+	size_t len, at;
+	uint64_t offset;     /* end of the last whole record */
+	uint64_t records;
+	uint32_t snaplen;
+	bool fast;           /* records are taken here (else pcapfile_next_slow) */
+	bool usec;           /* microsecond time stamps */
+};
+
+#define PCAPFILE_REC_HDR 16u
+#define PCAPFILE_CAPLEN_MAX 262144u /* libpcap's largest record for the link types read here */
+#define PCAPFILE_PREFETCH 4096u     /* bytes ahead of the next record to fetch */
+
+/** Every record the window does not hold whole, other byte orders, damage,
+ *  libpcap's records. */
+int pcapfile_next_slow(struct pcapfile *f, struct pcapfile_rec *r);
+
+static inline int pcapfile_next(struct pcapfile *f, struct pcapfile_rec *r)
+{
+	struct pcapfile_win *w = (struct pcapfile_win *)(void *)f;
+	size_t avail = w->len - w->at;
+	if (__builtin_expect(w->fast && avail >= PCAPFILE_REC_HDR, 1)) {
+		const uint8_t *h = w->win + w->at;
+		uint32_t hv[4];
+		__builtin_memcpy(hv, h, sizeof hv);
+		if (__builtin_expect(hv[2] <= PCAPFILE_CAPLEN_MAX &&
+				     avail - PCAPFILE_REC_HDR >= hv[2], 1)) {
+			/* the records to come, also across pages the hardware
+			 * does not prefetch into */
+			if (avail > PCAPFILE_PREFETCH)
+				__builtin_prefetch(h + PCAPFILE_PREFETCH);
+			/* time stamps as libpcap gives them: signed 32-bit, widened */
+			int64_t sec = (int32_t)hv[0], frac = (int32_t)hv[1];
+			r->time_ns = (uint64_t)sec * 1000000000u +
+				     (uint64_t)(w->usec ? frac * 1000 : frac);
+			r->data = h + PCAPFILE_REC_HDR;
+			/* libpcap drops the bytes past the snap length */
+			r->caplen = hv[2] < w->snaplen ? hv[2] : w->snaplen;
+			r->origlen = hv[3];
+			w->at += PCAPFILE_REC_HDR + (size_t)hv[2];
+			w->offset += PCAPFILE_REC_HDR + (size_t)hv[2];
+			w->records++;
+			return 1;
+		}
+	}
+	return pcapfile_next_slow(f, r);
+}
