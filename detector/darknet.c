@@ -124,7 +124,6 @@ struct dk_ent {
 
 /* A packet queued while its source's table slot is fetched. */
 struct dk_pend {
-	struct dk_ent e;            /* all but e.sidx */
 	struct bsc_addr src;
 	uint64_t hash;              /* addr_hash() of the source */
 };
@@ -143,8 +142,10 @@ struct darknet {
 	uint32_t group_shift;       /* source number >> group_shift = its group */
 	uint32_t group_cnt[1u << RADIX_BITS]; /* packets per group in the batch */
 	uint32_t nbatch;
-	struct dk_pend pipe[PIPE];  /* queued packets, oldest at @pipe_head */
+	struct dk_pend pipe[PIPE];  /* queued packets, oldest at @pipe_head; their
+				     * entries follow the batch's */
 	unsigned pipe_head, npipe;
+	size_t room;                /* see room_update() */
 	struct dk_slot *slots;
 	size_t nslots, slots_max;   /* a power of two; at most 2 * max_sources rounded up */
 	struct dk_slab *slabs;      /* sources in first-seen order; kept across windows */
@@ -343,6 +344,17 @@ static void hll_add(uint8_t *regs, unsigned bits, uint64_t h)
 		regs[idx] = rho;
 }
 
+/* 2^-k, the weight of an HLL register holding k */
+static const double pow2neg[65] = {
+	0x1p-0, 0x1p-1, 0x1p-2, 0x1p-3, 0x1p-4, 0x1p-5, 0x1p-6, 0x1p-7, 0x1p-8, 0x1p-9, 0x1p-10,
+	0x1p-11, 0x1p-12, 0x1p-13, 0x1p-14, 0x1p-15, 0x1p-16, 0x1p-17, 0x1p-18, 0x1p-19,
+	0x1p-20, 0x1p-21, 0x1p-22, 0x1p-23, 0x1p-24, 0x1p-25, 0x1p-26, 0x1p-27, 0x1p-28,
+	0x1p-29, 0x1p-30, 0x1p-31, 0x1p-32, 0x1p-33, 0x1p-34, 0x1p-35, 0x1p-36, 0x1p-37,
+	0x1p-38, 0x1p-39, 0x1p-40, 0x1p-41, 0x1p-42, 0x1p-43, 0x1p-44, 0x1p-45, 0x1p-46,
+	0x1p-47, 0x1p-48, 0x1p-49, 0x1p-50, 0x1p-51, 0x1p-52, 0x1p-53, 0x1p-54, 0x1p-55,
+	0x1p-56, 0x1p-57, 0x1p-58, 0x1p-59, 0x1p-60, 0x1p-61, 0x1p-62, 0x1p-63, 0x1p-64
+};
+
 static uint64_t hll_estimate(const uint8_t *regs, unsigned bits)
 {
 	double m = (double)(1u << bits), sum = 0, e;
@@ -351,7 +363,7 @@ static uint64_t hll_estimate(const uint8_t *regs, unsigned bits)
 	unsigned zeros = 0;
 
 	for (unsigned i = 0; i < (1u << bits); i++) {
-		sum += ldexp(1.0, -regs[i]);
+		sum += pow2neg[regs[i] < 65 ? regs[i] : 64];
 		zeros += regs[i] == 0;
 	}
 	e = alpha * m * m / sum;
@@ -506,6 +518,8 @@ void darknet_config_default(struct dk_config *c)
 	c->batch = BATCH_DEFAULT;
 }
 
+static void room_update(struct darknet *dk);
+
 int darknet_create(struct darknet **out, const struct dk_config *cfg)
 {
 	struct darknet *dk;
@@ -527,7 +541,8 @@ int darknet_create(struct darknet **out, const struct dk_config *cfg)
 		dk->cfg.batch = BATCH_DEFAULT;
 	while (((uint64_t)dk->cfg.max_sources - 1) >> dk->group_shift >> RADIX_BITS)
 		dk->group_shift++;
-	dk->batch = mem_alloc((size_t)dk->cfg.batch * sizeof *dk->batch);
+	room_update(dk);
+	dk->batch = mem_alloc(((size_t)dk->cfg.batch + PIPE) * sizeof *dk->batch);
 	dk->sorted = mem_alloc((size_t)dk->cfg.batch * sizeof *dk->sorted);
 	dk->scratch = mem_alloc((size_t)tab_max_of(dk->cfg.exact_cap) * BUCKET * sizeof *dk->scratch);
 	if (!dk->slots || !dk->batch || !dk->sorted || !dk->scratch) {
@@ -1027,13 +1042,15 @@ static void batch_apply(struct darknet *dk)
 			fingerprint_apply(&s->fp, &e[i].fp);
 		tuple_add(dk, s, e[i].dst, e[i].key & KEY_MASK);
 	}
+	/* the entries of the packets still queued move to the front */
+	memmove(dk->batch, dk->batch + n, dk->npipe * sizeof *dk->batch);
 	dk->nbatch = 0;
 }
 
-/* Add a packet of source @src (hash @h), the rest of it in @e: find its
- * source, then queue it in the batch. */
-static int add_now(struct darknet *dk, const struct bsc_addr *src, uint64_t h,
-		   const struct dk_ent *e)
+/* Add the packet whose entry waits at batch[nbatch] (all but its source),
+ * of source @src (hash @h): find the source, and the entry joins the batch.
+ * The entries of packets still queued follow it (see batch_apply()). */
+static int add_now(struct darknet *dk, const struct bsc_addr *src, uint64_t h)
 {
 	int rc = 0;
 	uint32_t idx = src_get(dk, src, h, &rc);
@@ -1044,43 +1061,49 @@ static int add_now(struct darknet *dk, const struct bsc_addr *src, uint64_t h,
 		return rc;
 	}
 	dk->cnt.packets++;
-	dk->batch[dk->nbatch] = *e;
 	dk->batch[dk->nbatch++].sidx = idx;
 	dk->group_cnt[idx >> dk->group_shift]++;
+	return 0;
+}
+
+/* Add the oldest queued packet. */
+static void pipe_pop(struct darknet *dk)
+{
+	struct dk_pend *q = &dk->pipe[dk->pipe_head];
+
+	dk->pipe_head = (dk->pipe_head + 1) % PIPE;
+	dk->npipe--;
+	add_now(dk, &q->src, q->hash); /* a queued packet always counts */
 	if (dk->nbatch == dk->cfg.batch)
 		batch_apply(dk);
-	return 0;
 }
 
 /* Add the queued packets, oldest first. */
 static void pipe_drain(struct darknet *dk)
 {
-	while (dk->npipe) {
-		struct dk_pend *q = &dk->pipe[dk->pipe_head];
-
-		add_now(dk, &q->src, q->hash, &q->e);
-		dk->pipe_head = (dk->pipe_head + 1) % PIPE;
-		dk->npipe--;
-	}
+	while (dk->npipe)
+		pipe_pop(dk);
 }
 
-/* Whether a packet may be queued: even if every queued packet and this one
- * came from a new source, no source would be refused (the cap) and nothing
- * would have to be allocated (the slabs and table slots have room).
- * Otherwise the packet is added at once, so darknet_add() can say why; the
- * slabs and the table grow by doubling, so that is rare. */
-static bool pipe_room(const struct darknet *dk)
+/* The sources there can be, counting the queued packets as new ones,
+ * before one could be refused (the cap) or need memory (the slabs, the
+ * table's slots): while below it a packet may be queued, otherwise it is
+ * added at once, so darknet_add() can say why.  The slabs and the table
+ * grow by doubling, so that is rare. */
+static void room_update(struct darknet *dk)
 {
-	size_t need = dk->nsrc + dk->npipe + 1;
+	size_t r = dk->cfg.max_sources, sl = slab_first(dk->nslabs);
 
-	return need <= dk->cfg.max_sources && need <= slab_first(dk->nslabs) &&
-	       (2 * need <= dk->nslots || dk->nslots >= dk->slots_max);
+	if (sl < r)
+		r = sl;
+	if (dk->nslots < dk->slots_max && dk->nslots / 2 < r)
+		r = dk->nslots / 2;
+	dk->room = r;
 }
 
 /* Fill @e (all but the source) from @p. */
 static void ent_fill(struct dk_ent *e, const struct dk_packet *p)
 {
-	e->sidx = 0;
 	e->dst = dst_key(&p->dst);
 	e->key = port_key(p) | count_meta(p);
 	if (p->later_fragment) {
@@ -1095,37 +1118,36 @@ static void ent_fill(struct dk_ent *e, const struct dk_packet *p)
 int darknet_add(struct darknet *dk, const struct dk_packet *p)
 {
 	struct dk_pend *q;
-	struct dk_ent e;
 	uint64_t h;
+	int rc;
 
 	if ((p->src.family != AF_INET && p->src.family != AF_INET6) ||
 	    p->dst.family != p->src.family)
 		return BSC_EINVAL;
 	h = addr_hash(&p->src);
-	if (!dk->open || p->time_ns - dk->window_start >= dk->cfg.window_ns) {
+	if (__builtin_expect(!dk->open || p->time_ns - dk->window_start >= dk->cfg.window_ns ||
+			     dk->nsrc + dk->npipe >= dk->room, 0)) {
 		pipe_drain(dk);
-		batch_apply(dk);
-		window_move(dk, p->time_ns);
-		ent_fill(&e, p);
-		return add_now(dk, &p->src, h, &e);
+		if (!dk->open || p->time_ns - dk->window_start >= dk->cfg.window_ns) {
+			batch_apply(dk);
+			window_move(dk, p->time_ns);
+		}
+		ent_fill(&dk->batch[dk->nbatch], p);
+		rc = add_now(dk, &p->src, h);
+		room_update(dk);
+		if (dk->nbatch == dk->cfg.batch)
+			batch_apply(dk);
+		return rc;
 	}
-	if (!pipe_room(dk)) {
-		pipe_drain(dk);
-		ent_fill(&e, p);
-		return add_now(dk, &p->src, h, &e);
-	}
-	/* Queue it while its table slot is fetched. */
+	/* Queue it while its table slot is fetched; its entry waits in the
+	 * batch behind those of the packets queued before it. */
 	__builtin_prefetch(&dk->slots[h & (dk->nslots - 1)]);
+	ent_fill(&dk->batch[dk->nbatch + dk->npipe], p);
 	q = &dk->pipe[(dk->pipe_head + dk->npipe) % PIPE];
-	ent_fill(&q->e, p);
 	q->src = p->src;
 	q->hash = h;
-	if (++dk->npipe == PIPE) {
-		q = &dk->pipe[dk->pipe_head];
-		add_now(dk, &q->src, q->hash, &q->e);
-		dk->pipe_head = (dk->pipe_head + 1) % PIPE;
-		dk->npipe--;
-	}
+	if (++dk->npipe == PIPE)
+		pipe_pop(dk);
 	return 0;
 }
 
@@ -1142,8 +1164,14 @@ static uint64_t by_key(const struct dk_tuple *t)
 
 /* Sort @n tuples by ord(): insertion sort when few, else a stable LSD radix
  * sort over the key's bytes that differ, through @tmp (room for @n). */
-static void tuples_sort(struct dk_tuple *t, uint32_t n, uint64_t (*ord)(const struct dk_tuple *),
-			struct dk_tuple *tmp)
+static inline uint64_t ord_of(const struct dk_tuple *t, bool key_first)
+{
+	return key_first ? by_key(t) : by_dst(t);
+}
+
+#define ord(t) ord_of((t), key_first)
+
+static void tuples_sort(struct dk_tuple *t, uint32_t n, bool key_first, struct dk_tuple *tmp)
 {
 	uint32_t cnt[8][256];
 	uint64_t all_or = 0, all_and = ~0ULL;
@@ -1161,28 +1189,29 @@ static void tuples_sort(struct dk_tuple *t, uint32_t n, uint64_t (*ord)(const st
 		}
 		return;
 	}
-	memset(cnt, 0, sizeof cnt);
 	for (uint32_t i = 0; i < n; i++) {
 		uint64_t v = ord(&t[i]);
 
 		all_or |= v;
 		all_and &= v;
-		for (int b = 0; b < 8; b++)
-			cnt[b][(v >> (8 * b)) & 0xff]++;
 	}
 	for (int b = 0; b < 8; b++) {
-		uint32_t sum = 0;
+		uint32_t sum = 0, *c = cnt[b];
+		int sh = 8 * b;
 
-		if ((((all_or ^ all_and) >> (8 * b)) & 0xff) == 0)
+		if ((((all_or ^ all_and) >> sh) & 0xff) == 0)
 			continue; /* every key has the same byte here */
+		memset(c, 0, sizeof cnt[b]);
+		for (uint32_t i = 0; i < n; i++)
+			c[(ord(&from[i]) >> sh) & 0xff]++;
 		for (int d = 0; d < 256; d++) {
-			uint32_t c = cnt[b][d];
+			uint32_t x = c[d];
 
-			cnt[b][d] = sum;
-			sum += c;
+			c[d] = sum;
+			sum += x;
 		}
 		for (uint32_t i = 0; i < n; i++)
-			to[cnt[b][(ord(&from[i]) >> (8 * b)) & 0xff]++] = from[i];
+			to[c[(ord(&from[i]) >> sh) & 0xff]++] = from[i];
 		struct dk_tuple *x = from;
 
 		from = to;
@@ -1191,6 +1220,8 @@ static void tuples_sort(struct dk_tuple *t, uint32_t n, uint64_t (*ord)(const st
 	if (from != t)
 		memcpy(t, from, (size_t)n * sizeof *t);
 }
+
+#undef ord
 
 /* Keep the busiest ports (by packets) in @r, at most DK_RECORD_PORTS. */
 static void top_insert(struct dk_record *r, uint64_t *cnt, uint16_t port, uint64_t n)
@@ -1234,7 +1265,7 @@ static void stats_from_tuples(struct dk_src *s, struct dk_stats *st, struct dk_r
 	}
 	if (n == 0)
 		return;
-	tuples_sort(t, n, by_dst, tmp);
+	tuples_sort(t, n, false, tmp);
 	for (i = 0, run = 0; i < n; i++) {
 		if (i == 0 || t[i].dst != t[i - 1].dst) {
 			st->destinations++;
@@ -1247,7 +1278,7 @@ static void stats_from_tuples(struct dk_src *s, struct dk_stats *st, struct dk_r
 		if (++run > st->pmax_dst)
 			st->pmax_dst = run;
 	}
-	tuples_sort(t, n, by_key, tmp);
+	tuples_sort(t, n, true, tmp);
 	for (i = 0, run = 0, sum = 0; i < n && t[i].kseq != KEY_NOPORT; i++) {
 		bool same = i > 0 && t[i].kseq == t[i - 1].kseq;
 

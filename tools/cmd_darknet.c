@@ -22,9 +22,11 @@
 #define DN_WINDOW_DEFAULT_S 3600u
 #define DN_MAP_MAX (1ull << 40) /* the store map may grow to 1 TiB */
 
+/* The labels of the records, as the labeler emits them. */
 struct dn_records {
-	struct dk_record *r;
+	struct store_label *l;
 	size_t n, cap;
+	uint64_t window_s;
 	int fail;
 };
 
@@ -35,15 +37,15 @@ static void dn_emit(const struct dk_record *rec, void *arg)
 		return;
 	if (rs->n == rs->cap) {
 		size_t cap = rs->cap ? rs->cap * 2 : 256;
-		struct dk_record *r = mem_realloc(rs->r, cap * sizeof *r);
-		if (!r) {
+		struct store_label *l = mem_realloc(rs->l, cap * sizeof *l);
+		if (!l) {
 			rs->fail = BSC_ENOMEM;
 			return;
 		}
-		rs->r = r;
+		rs->l = l;
 		rs->cap = cap;
 	}
-	rs->r[rs->n++] = *rec;
+	labelout_from_record(&rs->l[rs->n++], rec, rs->window_s);
 }
 
 /* IPv4 addresses in the prefixes (the size that scales the thresholds; IPv6
@@ -59,16 +61,6 @@ static uint64_t dn_size(const struct bsc_addr *p, size_t n)
 		sum = UINT64_MAX - sum < v ? UINT64_MAX : sum + v;
 	}
 	return sum;
-}
-
-/* The records as stored labels (bucket left 0). */
-static struct store_label *dn_to_labels(const struct dn_records *rs, uint64_t window_s)
-{
-	struct store_label *l = mem_calloc(rs->n ? rs->n : 1, sizeof *l);
-
-	for (size_t i = 0; l && i < rs->n; i++)
-		labelout_from_record(&l[i], &rs->r[i], window_s);
-	return l;
 }
 
 /* Read one capture into @dk.  Returns 0, or CLI_EXIT_ERR after printing the
@@ -211,6 +203,7 @@ static int dn_label(const struct cli_global *g, const struct dn_opts *op, int fi
 	cfg.darknet_size = dn_size(op->pfx, op->npfx);
 	cfg.emit = dn_emit;
 	cfg.emit_arg = &rs;
+	rs.window_s = window_s;
 	if ((rc = darknet_create(&dk, &cfg)) < 0)
 		return cli_error(g, "labeler: %s", bsc_strerror(rc));
 	struct darknet_pcap_opts o = { .prefixes = op->pfx, .nprefixes = op->npfx };
@@ -220,12 +213,12 @@ static int dn_label(const struct cli_global *g, const struct dn_opts *op, int fi
 			rc = CLI_EXIT_ERR;
 	}
 	darknet_flush(dk);
-	if (rs.fail || !(labels = dn_to_labels(&rs, window_s))) {
+	if (rs.fail) {
 		rc = cli_error(g, "out of memory for the labels");
 		goto out;
 	}
-	mem_free(rs.r); /* the labels hold it all now */
-	rs.r = NULL;
+	labels = rs.l;
+	rs.l = NULL;
 	struct dk_counters cnt;
 	darknet_counters(dk, &cnt);
 	if (cnt.dropped_full)
@@ -250,7 +243,7 @@ static int dn_label(const struct cli_global *g, const struct dn_opts *op, int fi
 out:
 	darknet_destroy(dk);
 	mem_free(labels);
-	mem_free(rs.r);
+	mem_free(rs.l);
 	return rc;
 }
 
