@@ -86,20 +86,11 @@ int darknet_pcap_open(struct darknet_pcap **out, const char *path,
 		      const struct darknet_pcap_opts *o, char *err, size_t errlen)
 {
 	FILE *fp;
+	int rc;
 	*out = NULL;
-	if (strcmp(path, "-") == 0) {
-		fp = stdin;
-	} else {
-		fp = fopen(path, "rb");
-		if (!fp) {
-			int rc = bsc_err_sys(errno);
-			if (err && errlen)
-				snprintf(err, errlen, "%s: %s", path, bsc_strerror(rc));
-			return rc;
-		}
-		setvbuf(fp, NULL, _IONBF, 0); /* the reader maps it or buffers itself */
-	}
-	int rc = darknet_pcap_open_fp(out, fp, path, o, err, errlen);
+	if ((rc = pcapfile_fopen(path, &fp, err, errlen)) < 0)
+		return rc;
+	rc = darknet_pcap_open_fp(out, fp, path, o, err, errlen);
 	if (rc && fp != stdin)
 		fclose(fp);
 	return rc;

@@ -94,21 +94,11 @@ int pcapdns_open(struct pcapdns **out, const char *path, const struct pcapdns_op
 		 char *err, size_t errlen)
 {
 	FILE *fp;
+	int rc;
 	*out = NULL;
-	if (strcmp(path, "-") == 0) {
-		fp = stdin;
-	} else {
-		fp = fopen(path, "rb");
-		if (!fp) {
-			int rc = bsc_err_sys(errno);
-			if (err && errlen)
-				snprintf(err, errlen, "%s: %s", path, bsc_strerror(rc));
-			return rc;
-		}
-		/* the reader maps it, or buffers itself: read(2) straight into that */
-		setvbuf(fp, NULL, _IONBF, 0);
-	}
-	int rc = pcapdns_open_fp(out, fp, path, o, err, errlen);
+	if ((rc = pcapfile_fopen(path, &fp, err, errlen)) < 0)
+		return rc;
+	rc = pcapdns_open_fp(out, fp, path, o, err, errlen);
 	if (rc && fp != stdin)
 		fclose(fp);
 	return rc;

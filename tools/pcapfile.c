@@ -513,25 +513,33 @@ out:
 	return rc;
 }
 
+int pcapfile_fopen(const char *path, FILE **fp, char *err, size_t errlen)
+{
+	if (strcmp(path, "-") == 0) {
+		*fp = stdin;
+		return 0;
+	}
+	*fp = fopen(path, "rb");
+	if (!*fp) {
+		int rc = bsc_err_sys(errno);
+		set_err(err, errlen, "%s: %s", path, bsc_strerror(rc));
+		return rc;
+	}
+	/* the block reader and the cookie stream buffer: read(2) straight into
+	 * theirs */
+	setvbuf(*fp, NULL, _IONBF, 0);
+	return 0;
+}
+
 int pcapfile_open(struct pcapfile **out, const char *path, unsigned flags, char *err,
 		  size_t errlen)
 {
 	FILE *fp;
+	int rc;
 	*out = NULL;
-	if (strcmp(path, "-") == 0) {
-		fp = stdin;
-	} else {
-		fp = fopen(path, "rb");
-		if (!fp) {
-			int rc = bsc_err_sys(errno);
-			set_err(err, errlen, "%s: %s", path, bsc_strerror(rc));
-			return rc;
-		}
-		/* the block reader and the cookie stream buffer: read(2) straight
-		 * into theirs */
-		setvbuf(fp, NULL, _IONBF, 0);
-	}
-	int rc = pcapfile_open_fp(out, fp, path, flags, err, errlen);
+	if ((rc = pcapfile_fopen(path, &fp, err, errlen)) < 0)
+		return rc;
+	rc = pcapfile_open_fp(out, fp, path, flags, err, errlen);
 	if (rc && fp != stdin)
 		fclose(fp);
 	return rc;

@@ -40,6 +40,10 @@ int pcapfile_open(struct pcapfile **out, const char *path, unsigned flags, char 
 /** The same over an open stream (read from its current position); @name is
  *  used in messages.  On success the reader owns @fp and closes it (except
  *  stdin); on failure the caller still owns it. */
+/** The stream of capture @path ("-" = standard input), opened for a reader
+ *  (unbuffered: the readers map the file or buffer it themselves).  0, or a
+ *  negated errno with @err naming the file. */
+int pcapfile_fopen(const char *path, FILE **fp, char *err, size_t errlen);
 int pcapfile_open_fp(struct pcapfile **out, FILE *fp, const char *name, unsigned flags,
 		     char *err, size_t errlen);
 /** The next record into @r.  Returns 1 (a record), 0 (the end), BSC_ETRUNC

@@ -12,32 +12,16 @@
 #include <string.h>
 #include <syslog.h>
 #include <unistd.h>
+#include "tests/helpers/tmpdir.h"
 #include "authd/config.h"
 #include "common/addr.h"
 #include "common/err.h"
 
-static char tmpdir[256];
-
-static int setup(void **state)
-{
-	(void)state;
-	snprintf(tmpdir, sizeof tmpdir, "/tmp/bsc-test-config.XXXXXX");
-	return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	char cmd[512];
-	(void)state;
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
-/* Write @text to tmpdir/@name; returns the path (static buffer). */
+/* Write @text to test_tmpdir/@name; returns the path (static buffer). */
 static const char *write_file(const char *name, const char *text)
 {
 	static char path[512];
-	snprintf(path, sizeof path, "%s/%s", tmpdir, name);
+	snprintf(path, sizeof path, "%s/%s", test_tmpdir, name);
 	FILE *f = fopen(path, "w");
 	assert_non_null(f);
 	fputs(text, f);
@@ -161,12 +145,12 @@ static void test_conf_full_file(void **state)
 	assert_int_equal(c.log_level, LOG_DEBUG);
 	assert_int_equal(c.log_target, AUTHD_LOG_SYSLOG);
 	assert_int_equal(c.stats_interval_ms, 0);
-	snprintf(want, sizeof want, "%s/store", tmpdir); /* relative to the file */
+	snprintf(want, sizeof want, "%s/store", test_tmpdir); /* relative to the file */
 	assert_string_equal(c.db, want);
 	assert_string_equal(c.pidfile, "/run/backscope-authd.pid");
 	assert_int_equal(c.n_zones, 2);
 	assert_string_equal(c.zones[0].origin, "10.in-addr.arpa.");
-	snprintf(want, sizeof want, "%s/zones/10.in-addr.arpa.zone", tmpdir);
+	snprintf(want, sizeof want, "%s/zones/10.in-addr.arpa.zone", test_tmpdir);
 	assert_string_equal(c.zones[0].file, want);
 	assert_true(c.zones[1].origin == NULL || c.zones[1].origin[0] == '\0');
 	assert_string_equal(c.zones[1].file, "/abs/8.b.d.0.1.0.0.2.ip6.arpa.zone");
@@ -253,7 +237,7 @@ static void test_conf_structure_errors(void **state)
 	authd_flags_free(&fl);
 
 	/* Missing config file. */
-	snprintf(err, sizeof err, "%s/none.conf", tmpdir);
+	snprintf(err, sizeof err, "%s/none.conf", test_tmpdir);
 	char missing[512];
 	snprintf(missing, sizeof missing, "%s", err);
 	assert_int_equal(parse(&fl, err, sizeof err, "-c", missing, NULL), 0);
@@ -452,5 +436,5 @@ int main(void)
 		cmocka_unit_test(test_flags_parse_errors),
 		cmocka_unit_test(test_conf_nsid_forms),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
 }

@@ -11,25 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "tests/helpers/tmpdir.h"
 #include "common/err.h"
 #include "common/store.h"
-
-static char tmpdir[256];
-
-static int setup(void **state)
-{
-	(void)state;
-	snprintf(tmpdir, sizeof tmpdir, "/tmp/test_store_label.XXXXXX");
-	return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	char cmd[300];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
-}
 
 static struct store_label label(uint64_t bucket, const char *src, uint64_t packets)
 {
@@ -91,7 +75,7 @@ static void test_put_walk(void **state)
 	(void)state;
 	struct store *s;
 	struct seen seen = { 0 };
-	assert_int_equal(store_open(&s, tmpdir, NULL), 0);
+	assert_int_equal(store_open(&s, test_tmpdir, NULL), 0);
 	struct store_label l[4] = {
 		label(3600, "2001:db8::1", 1),
 		label(3600, "192.0.2.9", 2),
@@ -125,7 +109,7 @@ static void test_put_walk(void **state)
 	store_close(s);
 	/* read-only stores refuse writes */
 	struct store_opts ro = { .readonly = true };
-	assert_int_equal(store_open(&s, tmpdir, &ro), 0);
+	assert_int_equal(store_open(&s, test_tmpdir, &ro), 0);
 	assert_int_equal(store_label_put(s, l, 1), BSC_EACCES);
 	seen.n = 0;
 	assert_int_equal(store_label_walk(s, 0, UINT64_MAX, collect, &seen), 0);
@@ -139,5 +123,5 @@ int main(void)
 		cmocka_unit_test(test_codec),
 		cmocka_unit_test(test_put_walk),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
 }

@@ -14,27 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "tests/helpers/tmpdir.h"
 #include "common/err.h"
 #include "tools/darknet_pcap.h"
 
 #define MAXPKT 64
-
-static char tmpdir[256];
-
-static int setup(void **state)
-{
-	(void)state;
-	snprintf(tmpdir, sizeof tmpdir, "/tmp/test_darknet_pcap.XXXXXX");
-	return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	char cmd[300];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
-}
 
 /* ---- building packets ---- */
 
@@ -188,11 +172,6 @@ static void read_file(const char *path, const struct darknet_pcap_opts *o, struc
 	darknet_pcap_close(p);
 }
 
-static void path_of(char *buf, size_t len, const char *name)
-{
-	snprintf(buf, len, "%s/%s", tmpdir, name);
-}
-
 static void addr_is(const struct bsc_addr *a, const char *text)
 {
 	char buf[64];
@@ -216,7 +195,7 @@ static void test_tcp_fields_every_link_type(void **state)
 		struct frame f;
 		char path[300];
 		link_wrap(&f, dlts[i], ip, iplen);
-		path_of(path, sizeof path, "tcp.pcap");
+		tmpdir_path(path, sizeof path, "tcp.pcap");
 		write_pcap(path, dlts[i], &f, 1);
 		read_file(path, NULL, &R);
 		assert_int_equal(R.rc, 0);
@@ -253,7 +232,7 @@ static void test_ipv6_every_link_type(void **state)
 		struct frame f;
 		char path[300];
 		link_wrap(&f, dlts[i], ip, iplen);
-		path_of(path, sizeof path, "v6.pcap");
+		tmpdir_path(path, sizeof path, "v6.pcap");
 		write_pcap(path, dlts[i], &f, 1);
 		read_file(path, NULL, &R);
 		assert_int_equal(R.rc, 0);
@@ -308,7 +287,7 @@ static void test_udp_icmp_fragments(void **state)
 	put16(fh + 2, 0x00A8);
 	n = ipv6_pkt(ip, 17, "2001:db8::5", "2001:db8::6", fh, 8, 44, l4, 8);
 	link_wrap(&f[5], DLT_RAW, ip, n);
-	path_of(path, sizeof path, "mix.pcap");
+	tmpdir_path(path, sizeof path, "mix.pcap");
 	write_pcap(path, DLT_RAW, f, 6);
 	read_file(path, NULL, &R);
 	assert_int_equal(R.rc, 0);
@@ -351,7 +330,7 @@ static void test_darknet_filter(void **state)
 	link_wrap(&f[1], DLT_EN10MB, ip, m);
 	m = ipv6_pkt(ip, 6, "2001:db8::1", "2001:db8::2", NULL, 0, 0, l4, n);
 	link_wrap(&f[2], DLT_EN10MB, ip, m);
-	path_of(path, sizeof path, "filter.pcap");
+	tmpdir_path(path, sizeof path, "filter.pcap");
 	write_pcap(path, DLT_EN10MB, f, 3);
 	struct bsc_addr pfx[2];
 	assert_int_equal(addr_parse(&pfx[0], "198.18.0.0/24", false), 0);
@@ -387,7 +366,7 @@ static void test_damaged_packets(void **state)
 	put16(f[3].b + 16, 0x0806); /* ARP */
 	link_wrap(&f[4], DLT_EN10MB, ip, m);
 	f[4].caplen = 10; /* Ethernet header cut */
-	path_of(path, sizeof path, "damaged.pcap");
+	tmpdir_path(path, sizeof path, "damaged.pcap");
 	write_pcap(path, DLT_EN10MB, f, 5);
 	read_file(path, NULL, &R);
 	assert_int_equal(R.rc, 0);
@@ -410,7 +389,7 @@ static void test_other_link_type(void **state)
 	char path[300];
 	memset(&f, 0, sizeof f);
 	f.len = 30;
-	path_of(path, sizeof path, "ppp.pcap");
+	tmpdir_path(path, sizeof path, "ppp.pcap");
 	write_pcap(path, DLT_PPP, &f, 1);
 	read_file(path, NULL, &R);
 	assert_int_equal(R.rc, 0);
@@ -428,7 +407,7 @@ static void test_truncated_file(void **state)
 	size_t m = ipv4_pkt(ip, 6, "192.0.2.1", "198.18.0.1", 0, 0, l4, n);
 	for (int i = 0; i < 3; i++)
 		link_wrap(&f[i], DLT_RAW, ip, m);
-	path_of(path, sizeof path, "cut.pcap");
+	tmpdir_path(path, sizeof path, "cut.pcap");
 	write_pcap(path, DLT_RAW, f, 3);
 	/* 24 + 3 * (16 + 40) = 192 bytes; cut inside the third record */
 	assert_int_equal(truncate(path, 24 + 2 * 56 + 30), 0);
@@ -461,7 +440,7 @@ static void test_pcapng(void **state)
 	char path[300];
 	size_t n = tcp_hdr(l4, 1, 445, 9, 0x02, false);
 	size_t m = ipv4_pkt(ip, 6, "192.0.2.1", "198.18.0.1", 0, 0, l4, n); /* 40 bytes */
-	path_of(path, sizeof path, "ng.pcapng");
+	tmpdir_path(path, sizeof path, "ng.pcapng");
 	FILE *fp = fopen(path, "wb");
 	assert_non_null(fp);
 	put32le(fp, 0x0A0D0D0A); /* SHB */
@@ -506,14 +485,14 @@ static void test_not_a_capture(void **state)
 	(void)state;
 	char path[300], err[512];
 	struct darknet_pcap *p;
-	path_of(path, sizeof path, "junk.pcap");
+	tmpdir_path(path, sizeof path, "junk.pcap");
 	FILE *fp = fopen(path, "w");
 	assert_non_null(fp);
 	fputs("this is not a capture file at all, not even close\n", fp);
 	fclose(fp);
 	assert_int_equal(darknet_pcap_open(&p, path, NULL, err, sizeof err), BSC_EMALF);
 	assert_non_null(strstr(err, "junk.pcap"));
-	path_of(path, sizeof path, "missing.pcap");
+	tmpdir_path(path, sizeof path, "missing.pcap");
 	assert_true(darknet_pcap_open(&p, path, NULL, err, sizeof err) < 0);
 	assert_non_null(strstr(err, "missing.pcap"));
 }
@@ -531,5 +510,5 @@ int main(void)
 		cmocka_unit_test(test_pcapng),
 		cmocka_unit_test(test_not_a_capture),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
 }

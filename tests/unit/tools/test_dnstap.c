@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "tests/helpers/tmpdir.h"
 #include "dnstap.pb-c.h"
 #include "common/err.h"
 #include "common/mem.h"
@@ -23,28 +24,6 @@
 #define DATA BSC_TEST_DATA "/dnstap"
 #define MAXEV 4096
 #define PROBE "127.0.0.99" /* make.sh's readiness probe */
-
-static char tmpdir[256];
-
-static int setup(void **state)
-{
-	(void)state;
-	snprintf(tmpdir, sizeof tmpdir, "/tmp/test_dnstap.XXXXXX");
-	return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	char cmd[300];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
-static void tmp_path(char *buf, size_t len, const char *name)
-{
-	snprintf(buf, len, "%s/%s", tmpdir, name);
-}
 
 struct run {
 	struct query_event ev[MAXEV];
@@ -338,7 +317,7 @@ static void test_dnstap_joined_files(void **state)
 	memcpy(two, b, len);
 	memcpy(two + len, b, len);
 	char path[300];
-	tmp_path(path, sizeof path, "two.tap");
+	tmpdir_path(path, sizeof path, "two.tap");
 	spill(path, two, 2 * len);
 	assert_int_equal(decode(r, path, NULL), 0);
 	assert_true(r->finished);
@@ -370,7 +349,7 @@ static void test_dnstap_no_stop_frame(void **state)
 	static const uint8_t stop[12] = { 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 3 };
 	assert_memory_equal(b + len - 12, stop, 12);
 	char path[300];
-	tmp_path(path, sizeof path, "nostop.tap");
+	tmpdir_path(path, sizeof path, "nostop.tap");
 	spill(path, b, len - 12);
 	assert_int_equal(decode(r, path, NULL), 0);
 	assert_false(r->finished);
@@ -394,7 +373,7 @@ static void test_dnstap_truncated(void **state)
 	size_t nf = frames_of(b, len, off, 1024);
 	assert_true(nf > 100);
 	char path[300];
-	tmp_path(path, sizeof path, "cut.tap");
+	tmpdir_path(path, sizeof path, "cut.tap");
 	unsigned tried = 0;
 	for (size_t k = 1; k < nf; k += (k < 30 ? 1 : 13)) {
 		const size_t deltas[] = { 1, 3, 4, 5, 40 };
@@ -440,7 +419,7 @@ static void test_dnstap_corrupt(void **state)
 	size_t off[1024];
 	size_t nf = frames_of(b, len, off, 1024);
 	char path[300];
-	tmp_path(path, sizeof path, "bad.tap");
+	tmpdir_path(path, sizeof path, "bad.tap");
 	/* a frame length far past any frame */
 	size_t k = nf / 2;
 	uint8_t saved[8];
@@ -710,7 +689,7 @@ static void test_dnstap_written_streams(void **state)
 	const uint8_t *frames[2] = { f1, f2 };
 	size_t lens[2] = { l1, l2 };
 	char path[300];
-	tmp_path(path, sizeof path, "w.tap");
+	tmpdir_path(path, sizeof path, "w.tap");
 	spill(path, out, stream(out, DNSTAP_CONTENT_TYPE, frames, lens, 2));
 	assert_int_equal(decode(r, path, NULL), 0);
 	assert_int_equal(r->n, 2);
@@ -778,12 +757,12 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dnstap_knot_matches_truth),
 		cmocka_unit_test(test_dnstap_filters),
-		cmocka_unit_test_setup_teardown(test_dnstap_joined_files, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_dnstap_no_stop_frame, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_dnstap_truncated, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_dnstap_corrupt, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dnstap_joined_files, tmpdir_setup, tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_dnstap_no_stop_frame, tmpdir_setup, tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_dnstap_truncated, tmpdir_setup, tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_dnstap_corrupt, tmpdir_setup, tmpdir_teardown),
 		cmocka_unit_test(test_dnstap_feed_messages),
-		cmocka_unit_test_setup_teardown(test_dnstap_written_streams, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dnstap_written_streams, tmpdir_setup, tmpdir_teardown),
 		cmocka_unit_test(test_dnstap_alloc_failures),
 		cmocka_unit_test(test_dnstap_stats_format),
 	};

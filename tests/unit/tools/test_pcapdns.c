@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "tests/helpers/tmpdir.h"
 #include "authd/answer.h"
 #include "authd/capture.h"
 #include "common/err.h"
@@ -29,28 +30,6 @@
 
 #define DATA BSC_TEST_DATA "/pcap"
 #define MAXEV 4096
-
-static char tmpdir[256];
-
-static int setup(void **state)
-{
-	(void)state;
-	snprintf(tmpdir, sizeof tmpdir, "/tmp/test_pcapdns.XXXXXX");
-	return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	char cmd[300];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
-static void tmp_path(char *buf, size_t len, const char *name)
-{
-	snprintf(buf, len, "%s/%s", tmpdir, name);
-}
 
 /* ---- decoding a whole file ---- */
 
@@ -612,7 +591,7 @@ static void test_pcap_link_types(void **state)
 	struct run *r = run_new();
 	for (size_t k = 0; k < sizeof dlts / sizeof dlts[0]; k++) {
 		char path[300];
-		tmp_path(path, sizeof path, "link.pcap");
+		tmpdir_path(path, sizeof path, "link.pcap");
 		struct synth s;
 		synth_open(&s, path, dlts[k]);
 		uint8_t q[512], a[512], ip[2048], fr[2100];
@@ -658,7 +637,7 @@ static void test_pcap_link_types(void **state)
 
 	/* a link type we do not read: every packet counted, none misread */
 	char path[300];
-	tmp_path(path, sizeof path, "wifi.pcap");
+	tmpdir_path(path, sizeof path, "wifi.pcap");
 	struct synth s;
 	synth_open(&s, path, DLT_IEEE802_11);
 	uint8_t junk[100] = { 0 };
@@ -676,7 +655,7 @@ static void test_pcap_ip_layers(void **state)
 	(void)state;
 	struct run *r = run_new();
 	char path[300];
-	tmp_path(path, sizeof path, "ip.pcap");
+	tmpdir_path(path, sizeof path, "ip.pcap");
 	struct synth s;
 	synth_open(&s, path, DLT_EN10MB);
 	uint8_t q[512], ip[2048], fr[2100];
@@ -768,7 +747,7 @@ static void test_pcap_tcp_segments(void **state)
 	(void)state;
 	struct run *r = run_new();
 	char path[300];
-	tmp_path(path, sizeof path, "tcp.pcap");
+	tmpdir_path(path, sizeof path, "tcp.pcap");
 	struct synth s;
 	synth_open(&s, path, DLT_RAW);
 	uint8_t q[6][512], seg[4096], ip[8192];
@@ -882,7 +861,7 @@ static void test_pcap_dns_messages(void **state)
 	(void)state;
 	struct run *r = run_new();
 	char path[300];
-	tmp_path(path, sizeof path, "dns.pcap");
+	tmpdir_path(path, sizeof path, "dns.pcap");
 	struct synth s;
 	synth_open(&s, path, DLT_RAW);
 	uint8_t q[600], ip[2048];
@@ -940,7 +919,7 @@ static void test_pcap_match_window(void **state)
 	(void)state;
 	struct run *r = run_new();
 	char path[300];
-	tmp_path(path, sizeof path, "window.pcap");
+	tmpdir_path(path, sizeof path, "window.pcap");
 	struct synth s;
 	synth_open(&s, path, DLT_RAW);
 	uint8_t q1[512], q2[512], a[512], ip[2048];
@@ -971,7 +950,7 @@ static void test_pcap_many_queries(void **state)
 {
 	(void)state;
 	char path[300];
-	tmp_path(path, sizeof path, "many.pcap");
+	tmpdir_path(path, sizeof path, "many.pcap");
 	struct synth s;
 	synth_open(&s, path, DLT_RAW);
 	uint8_t q[512], ip[2048];
@@ -1055,7 +1034,7 @@ static void test_pcap_truncated(void **state)
 	for (size_t off = 24; off < len; off += 16 + le32(b + off + 8))
 		bounds[nb++] = off;
 	char path[300];
-	tmp_path(path, sizeof path, "cut.pcap");
+	tmpdir_path(path, sizeof path, "cut.pcap");
 	unsigned tried = 0;
 	for (size_t k = 1; k < nb; k += (k < 40 ? 1 : 37)) {
 		const size_t deltas[] = { 1, 7, 16, 17, 30 };
@@ -1184,7 +1163,7 @@ static void test_pcap_alloc_failures(void **state)
 {
 	(void)state;
 	char path[300];
-	tmp_path(path, sizeof path, "grow.pcap");
+	tmpdir_path(path, sizeof path, "grow.pcap");
 	struct synth s;
 	synth_open(&s, path, DLT_RAW);
 	uint8_t q[512], ip[2048];
@@ -1460,8 +1439,8 @@ static void test_pcap_native_as_libpcap(void **state)
 	size_t len;
 	uint8_t *b = slurp(DATA "/lo.pcap", &len);
 	char p4[300], p3[300];
-	tmp_path(p4, sizeof p4, "v24.pcap");
-	tmp_path(p3, sizeof p3, "v23.pcap");
+	tmpdir_path(p4, sizeof p4, "v24.pcap");
+	tmpdir_path(p3, sizeof p3, "v23.pcap");
 	unsigned compared = 0;
 	for (unsigned v = 0; v < 8; v++) {
 		bool usec = v & 1, be = v & 2;
@@ -1530,19 +1509,19 @@ int main(void)
 		cmocka_unit_test(test_pcap_timestamps_nanosecond),
 		cmocka_unit_test(test_pcap_filters),
 		cmocka_unit_test(test_pcap_match_off),
-		cmocka_unit_test_setup_teardown(test_pcap_link_types, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_pcap_ip_layers, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_pcap_tcp_segments, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_pcap_dns_messages, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_pcap_match_window, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_pcap_many_queries, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_pcap_truncated, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pcap_link_types, tmpdir_setup, tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_pcap_ip_layers, tmpdir_setup, tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_pcap_tcp_segments, tmpdir_setup, tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_pcap_dns_messages, tmpdir_setup, tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_pcap_match_window, tmpdir_setup, tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_pcap_many_queries, tmpdir_setup, tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_pcap_truncated, tmpdir_setup, tmpdir_teardown),
 		cmocka_unit_test(test_pcap_from_pipe),
-		cmocka_unit_test_setup_teardown(test_pcap_alloc_failures, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pcap_alloc_failures, tmpdir_setup, tmpdir_teardown),
 		cmocka_unit_test(test_pcap_stats_format),
 		cmocka_unit_test(test_qfilter_parse_as_server),
 		cmocka_unit_test(test_qfilter_no_responses),
-		cmocka_unit_test_setup_teardown(test_pcap_native_as_libpcap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pcap_native_as_libpcap, tmpdir_setup, tmpdir_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

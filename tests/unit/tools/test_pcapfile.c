@@ -17,30 +17,9 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "tests/helpers/tmpdir.h"
 #include "common/err.h"
 #include "tools/pcapfile.h"
-
-static char tmpdir[256];
-
-static int setup(void **state)
-{
-	(void)state;
-	snprintf(tmpdir, sizeof tmpdir, "/tmp/test_pcapfile.XXXXXX");
-	return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	char cmd[300];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
-static void path_of(char *buf, size_t len, const char *name)
-{
-	snprintf(buf, len, "%s/%s", tmpdir, name);
-}
 
 /* ---- writing captures byte by byte ---- */
 
@@ -172,7 +151,7 @@ static void test_byte_orders_and_precisions(void **state)
 		record(&c, 1700000000u, 123456, 60, 60, 1);
 		record(&c, 1700000001u, 7, 0, 0, 0);
 		record(&c, 0xFFFFFFF0u, 5, 3, 1500, 9); /* a negative second, as libpcap */
-		path_of(path, sizeof path, "orders.pcap");
+		tmpdir_path(path, sizeof path, "orders.pcap");
 		save(path, &c, c.len);
 		read_both(path, &u);
 		assert_int_equal(u.rc, 0);
@@ -201,7 +180,7 @@ static void test_snaplen_cut(void **state)
 	file_hdr(&c, false, false, 40, 1);
 	record(&c, 1, 0, 60, 60, 3); /* longer than the snap length: libpcap cuts it */
 	record(&c, 2, 0, 10, 10, 4);
-	path_of(path, sizeof path, "snap.pcap");
+	tmpdir_path(path, sizeof path, "snap.pcap");
 	save(path, &c, c.len);
 	read_both(path, &u);
 	assert_int_equal(u.n, 2);
@@ -223,7 +202,7 @@ static void test_damage(void **state)
 	record(&c, 2, 0, 20, 20, 0);
 	size_t whole = c.len;
 	record(&c, 3, 0, 20, 20, 0);
-	path_of(path, sizeof path, "damage.pcap");
+	tmpdir_path(path, sizeof path, "damage.pcap");
 
 	save(path, &c, whole + 10); /* the third record's header cut */
 	read_both(path, &u);
@@ -262,7 +241,7 @@ static void test_grows_while_read(void **state)
 	size_t first = c.len;
 	record(&c, 2, 0, 30, 30, 2);
 	record(&c, 3, 0, 30, 30, 3);
-	path_of(path, sizeof path, "grow.pcap");
+	tmpdir_path(path, sizeof path, "grow.pcap");
 	save(path, &c, first + 7); /* the second record not written whole yet */
 	assert_int_equal(pcapfile_open(&f, path, 0, err, sizeof err), 0);
 	assert_true(pcapfile_mapped(f));
@@ -306,7 +285,7 @@ static void test_pipe_and_offset_start(void **state)
 	assert_int_equal(u.offset, c.len);
 
 	/* a stream past some leading bytes: offsets count from the file's start */
-	path_of(path, sizeof path, "lead.bin");
+	tmpdir_path(path, sizeof path, "lead.bin");
 	fp = fopen(path, "wb");
 	assert_non_null(fp);
 	fputs("LEADING!", fp);
@@ -337,7 +316,7 @@ static void test_through_libpcap(void **state)
 	record(&c, 6, 7, 13, 13, 8);
 	size_t whole = c.len;
 	record(&c, 7, 8, 14, 14, 9);
-	path_of(path, sizeof path, "wifi.pcap");
+	tmpdir_path(path, sizeof path, "wifi.pcap");
 	save(path, &c, whole + 20);
 	read_path(path, 0, &u);
 	assert_false(u.mapped);
@@ -375,7 +354,7 @@ static void test_through_libpcap(void **state)
 	for (uint8_t i = 0; i < 8; i++)
 		c.b[c.len++] = (uint8_t)(i + 40);
 	put32(&c, 32 + 8);
-	path_of(path, sizeof path, "one.pcapng");
+	tmpdir_path(path, sizeof path, "one.pcapng");
 	save(path, &c, c.len);
 	read_path(path, 0, &u);
 	assert_false(u.mapped);
@@ -387,7 +366,7 @@ static void test_through_libpcap(void **state)
 	assert_int_equal(u.offset, c.len);
 
 	/* not a capture, a short file, a missing file */
-	path_of(path, sizeof path, "junk");
+	tmpdir_path(path, sizeof path, "junk");
 	FILE *fp = fopen(path, "w");
 	assert_non_null(fp);
 	fputs("not a capture file, not even close to one\n", fp);
@@ -396,10 +375,10 @@ static void test_through_libpcap(void **state)
 	assert_null(f);
 	assert_non_null(strstr(err, "junk: not a readable pcap/pcapng capture"));
 	file_hdr(&c, false, false, 65535, 1);
-	path_of(path, sizeof path, "short");
+	tmpdir_path(path, sizeof path, "short");
 	save(path, &c, 10);
 	assert_int_equal(pcapfile_open(&f, path, 0, err, sizeof err), BSC_ETRUNC);
-	path_of(path, sizeof path, "missing");
+	tmpdir_path(path, sizeof path, "missing");
 	assert_int_equal(pcapfile_open(&f, path, 0, err, sizeof err), BSC_ENOENT);
 	assert_non_null(strstr(err, "missing"));
 }
@@ -438,7 +417,7 @@ static void test_large_mapped(void **state)
 	char err[512];
 	uint32_t i = 0;
 	int rc;
-	path_of(path, sizeof path, "big.pcap");
+	tmpdir_path(path, sizeof path, "big.pcap");
 	big_file(path, n, caplen);
 	assert_int_equal(pcapfile_open(&f, path, 0, err, sizeof err), 0);
 	assert_true(pcapfile_mapped(f));
@@ -478,7 +457,7 @@ static void test_cut_while_mapped(void **state)
 	int status;
 	char msg[512];
 	ssize_t got;
-	path_of(path, sizeof path, "cut.pcap");
+	tmpdir_path(path, sizeof path, "cut.pcap");
 	big_file(path, 200000, 60);
 	assert_int_equal(pipe(fds), 0);
 	pid = fork();
@@ -503,7 +482,11 @@ static void test_cut_while_mapped(void **state)
 		_exit(6); /* never: the records past 4096 are gone */
 	}
 	close(fds[1]);
-	got = read(fds[0], msg, sizeof msg - 1);
+	/* the whole message: read until the child's end closes the pipe */
+	size_t used = 0;
+	while (used < sizeof msg - 1 && (got = read(fds[0], msg + used, sizeof msg - 1 - used)) > 0)
+		used += (size_t)got;
+	got = (ssize_t)used;
 	close(fds[0]);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
@@ -527,5 +510,5 @@ int main(void)
 		cmocka_unit_test(test_pipe_and_offset_start),
 		cmocka_unit_test(test_through_libpcap),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
 }
