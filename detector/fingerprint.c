@@ -63,13 +63,17 @@ bool fingerprint_is_mirai(const struct dk_packet *p)
 	return is_v4_syn(p) && p->seq == dst32(p);
 }
 
+/* The nmap -sS profile of a bare v4 SYN: flags SYN only, window a multiple
+ * of 1024 up to 4096, the only option MSS 1460. */
+static inline bool nmap_syn_profile(const struct dk_packet *p)
+{
+	return p->tcp_flags == DK_TCP_SYN && (p->window & 1023) == 0 && p->window - 1024u <= 3072u &&
+	       p->tcp_opt_len == 4 && p->mss == 1460;
+}
+
 bool fingerprint_nmap_profile(const struct dk_packet *p)
 {
-	if (!is_v4_syn(p) || p->tcp_flags != DK_TCP_SYN)
-		return false;
-	if (p->window != 1024 && p->window != 2048 && p->window != 3072 && p->window != 4096)
-		return false;
-	return p->tcp_opt_len == 4 && p->mss == 1460;
+	return is_v4_syn(p) && nmap_syn_profile(p);
 }
 
 uint16_t fingerprint_nmap_key(const struct dk_packet *p)
@@ -93,6 +97,10 @@ static void slot_add(struct dk_fp_slot *slots, uint32_t key)
 {
 	size_t i, low = 0;
 
+	if (slots[0].key == key && slots[0].count) { /* a run's constant, mostly */
+		slots[0].count++;
+		return;
+	}
 	for (i = 0; i < DK_FP_SLOTS; i++) {
 		if (slots[i].count && slots[i].key == key) {
 			slots[i].count++;
@@ -139,9 +147,9 @@ void fingerprint_probe(const struct dk_packet *p, struct dk_fp_probe *out)
 			     (uint8_t)(fingerprint_masscan_variant(p) << DK_FP_VARIANT_SHIFT);
 		if (p->seq == dst)
 			f |= DK_FP_MIRAI;
-		if (fingerprint_nmap_profile(p)) {
+		if (nmap_syn_profile(p)) {
 			f |= DK_FP_NMAP;
-			out->nmap_key = fingerprint_nmap_key(p);
+			out->nmap_key = (uint16_t)((p->seq >> 16) ^ (p->seq & 0xFFFF));
 		}
 		f |= DK_FP_UNICORN; /* the unicornscan profile is a bare v4 SYN */
 		out->unicorn_key = p->seq ^ dst ^ (((uint32_t)p->dport << 16) + p->sport);
