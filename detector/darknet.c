@@ -429,7 +429,9 @@ static void sketch_add(struct dk_sketch *sk, uint32_t dst, uint32_t key, uint32_
 
 /* ---- aggregation ---- */
 
-static uint64_t addr_hash(const struct bsc_addr *a)
+#define HOT static inline __attribute__((always_inline))
+
+HOT uint64_t addr_hash(const struct bsc_addr *a)
 {
 	uint64_t h = a->family;
 
@@ -457,7 +459,7 @@ static bool addr_same(const struct bsc_addr *x, const struct bsc_addr *y)
 	return x->family == y->family && ((a[0] ^ b[0]) | (a[1] ^ b[1])) == 0;
 }
 
-static uint32_t dst_key(const struct bsc_addr *a)
+HOT uint32_t dst_key(const struct bsc_addr *a)
 {
 	if (a->family == AF_INET)
 		return (uint32_t)a->bytes[0] << 24 | (uint32_t)a->bytes[1] << 16 |
@@ -465,7 +467,7 @@ static uint32_t dst_key(const struct bsc_addr *a)
 	return (uint32_t)addr_hash(a);
 }
 
-static uint32_t port_key(const struct dk_packet *p)
+HOT uint32_t port_key(const struct dk_packet *p)
 {
 	uint32_t port = p->dport;
 
@@ -609,7 +611,6 @@ void darknet_destroy(struct darknet *dk)
 	mem_free(dk);
 }
 
-static uint64_t addr_hash(const struct bsc_addr *a);
 static struct dk_src *src_at(const struct darknet *dk, size_t n);
 
 /* Double the source table; false without memory. */
@@ -671,14 +672,14 @@ static struct dk_src *slab_take(struct darknet *dk, int *rc)
 }
 
 /* The IPv4 address @a as a number. */
-static uint32_t v4_of(const struct bsc_addr *a)
+HOT uint32_t v4_of(const struct bsc_addr *a)
 {
 	return (uint32_t)a->bytes[0] << 24 | (uint32_t)a->bytes[1] << 16 |
 	       (uint32_t)a->bytes[2] << 8 | a->bytes[3];
 }
 
 /* The slot tag and family flag of address @a (hash @h). */
-static void slot_key(const struct bsc_addr *a, uint64_t h, uint32_t *tag, uint32_t *v6)
+HOT void slot_key(const struct bsc_addr *a, uint64_t h, uint32_t *tag, uint32_t *v6)
 {
 	if (a->family == AF_INET) {
 		*tag = v4_of(a);
@@ -689,36 +690,28 @@ static void slot_key(const struct bsc_addr *a, uint64_t h, uint32_t *tag, uint32
 	}
 }
 
-/* The number of the source of address @a (hash @h), created if new;
- * UINT32_MAX (and *rc) when it cannot be. */
-static uint32_t src_get(struct darknet *dk, const struct bsc_addr *a, uint64_t h, int *rc)
+/* A new source for address @a (hash @h, slot tag @tag, family flag @v6):
+ * its number, or UINT32_MAX (and *rc) when it cannot be made. */
+static __attribute__((noinline)) uint32_t src_new(struct darknet *dk, const struct bsc_addr *a,
+						  uint64_t h, uint32_t tag, uint32_t v6, int *rc)
 {
 	size_t mask = dk->nslots - 1, j;
-	uint32_t tag, v6, ref;
 	struct dk_src *s;
 
-	slot_key(a, h, &tag, &v6);
-	for (j = h & mask; (ref = dk->slots[j].ref) != 0; j = (j + 1) & mask) {
-		if (dk->slots[j].tag != tag || (ref & SLOT_V6) != v6)
-			continue;
-		if (!v6 || addr_same(&src_at(dk, (ref & ~SLOT_V6) - 1)->addr, a))
-			return (ref & ~SLOT_V6) - 1;
-	}
 	if (dk->nsrc >= dk->cfg.max_sources) {
 		*rc = BSC_ENOSPC;
 		return UINT32_MAX;
 	}
 	if (2 * (dk->nsrc + 1) > dk->nslots && dk->nslots < dk->slots_max) {
 		/* without memory go on fuller, up to 7/8 */
-		if (slots_grow(dk)) {
-			mask = dk->nslots - 1;
-			for (j = h & mask; dk->slots[j].ref; j = (j + 1) & mask)
-				;
-		} else if (8 * (dk->nsrc + 1) > 7 * dk->nslots) {
+		if (!slots_grow(dk) && 8 * (dk->nsrc + 1) > 7 * dk->nslots) {
 			*rc = BSC_ENOMEM;
 			return UINT32_MAX;
 		}
+		mask = dk->nslots - 1;
 	}
+	for (j = h & mask; dk->slots[j].ref; j = (j + 1) & mask)
+		;
 	s = slab_take(dk, rc);
 	if (!s)
 		return UINT32_MAX;
@@ -730,6 +723,23 @@ static uint32_t src_get(struct darknet *dk, const struct bsc_addr *a, uint64_t h
 	dk->nsrc++;
 	dk->cnt.sources = dk->nsrc;
 	return s->idx;
+}
+
+/* The number of the source of address @a (hash @h), created if new;
+ * UINT32_MAX (and *rc) when it cannot be. */
+HOT uint32_t src_get(struct darknet *dk, const struct bsc_addr *a, uint64_t h, int *rc)
+{
+	size_t mask = dk->nslots - 1, j;
+	uint32_t tag, v6, ref;
+
+	slot_key(a, h, &tag, &v6);
+	for (j = h & mask; (ref = dk->slots[j].ref) != 0; j = (j + 1) & mask) {
+		if (dk->slots[j].tag != tag || (ref & SLOT_V6) != v6)
+			continue;
+		if (!v6 || addr_same(&src_at(dk, (ref & ~SLOT_V6) - 1)->addr, a))
+			return (ref & ~SLOT_V6) - 1;
+	}
+	return src_new(dk, a, h, tag, v6, rc);
 }
 
 static uint32_t tuple_hash(uint32_t dst, uint32_t key)
@@ -893,7 +903,7 @@ sketch:
 }
 
 /* The count code and flags of @p (see enum dk_count). */
-static uint32_t count_meta(const struct dk_packet *p)
+HOT uint32_t count_meta(const struct dk_packet *p)
 {
 	uint8_t f = p->tcp_flags;
 	uint32_t m = p->fragment ? META_FRAG : 0, c;
@@ -1023,19 +1033,27 @@ static void prefetch_lines(const void *p, size_t len)
  * source's lines are fetched a few packets before it is needed. */
 static void batch_apply(struct darknet *dk)
 {
-	uint32_t n = dk->nbatch, sidx = UINT32_MAX;
-	struct dk_src *s = NULL;
+	uint32_t n = dk->nbatch;
+	struct dk_src *s, *ring[AHEAD];
 	struct dk_ent *e;
 
 	if (n == 0)
 		return;
 	e = batch_group(dk);
+	/* ring[k % AHEAD]: the source of e[k], for the AHEAD entries from i on */
+	for (uint32_t k = 0; k < n && k < AHEAD; k++)
+		ring[k] = k && e[k].sidx == e[k - 1].sidx ? ring[k - 1] : src_at(dk, e[k].sidx);
 	for (uint32_t i = 0; i < n; i++) {
-		if (i + AHEAD < n && e[i + AHEAD].sidx != e[i + AHEAD - 1].sidx)
-			prefetch_lines(src_at(dk, e[i + AHEAD].sidx), sizeof(struct dk_src));
-		if (e[i].sidx != sidx) {
-			sidx = e[i].sidx;
-			s = src_at(dk, sidx);
+		s = ring[i % AHEAD];
+		if (i + AHEAD < n) {
+			uint32_t k = i + AHEAD;
+
+			if (e[k].sidx != e[k - 1].sidx) {
+				ring[k % AHEAD] = src_at(dk, e[k].sidx);
+				prefetch_lines(ring[k % AHEAD], sizeof(struct dk_src));
+			} else {
+				ring[k % AHEAD] = ring[(k - 1) % AHEAD];
+			}
 		}
 		count_apply(s, e[i].key);
 		if (e[i].fp.flags)
@@ -1050,7 +1068,7 @@ static void batch_apply(struct darknet *dk)
 /* Add the packet whose entry waits at batch[nbatch] (all but its source),
  * of source @src (hash @h): find the source, and the entry joins the batch.
  * The entries of packets still queued follow it (see batch_apply()). */
-static int add_now(struct darknet *dk, const struct bsc_addr *src, uint64_t h)
+HOT int add_now(struct darknet *dk, const struct bsc_addr *src, uint64_t h)
 {
 	int rc = 0;
 	uint32_t idx = src_get(dk, src, h, &rc);
@@ -1067,7 +1085,7 @@ static int add_now(struct darknet *dk, const struct bsc_addr *src, uint64_t h)
 }
 
 /* Add the oldest queued packet. */
-static void pipe_pop(struct darknet *dk)
+HOT void pipe_pop(struct darknet *dk)
 {
 	struct dk_pend *q = &dk->pipe[dk->pipe_head];
 
@@ -1102,7 +1120,7 @@ static void room_update(struct darknet *dk)
 }
 
 /* Fill @e (all but the source) from @p. */
-static void ent_fill(struct dk_ent *e, const struct dk_packet *p)
+HOT void ent_fill(struct dk_ent *e, const struct dk_packet *p)
 {
 	e->dst = dst_key(&p->dst);
 	e->key = port_key(p) | count_meta(p);
