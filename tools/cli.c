@@ -494,58 +494,6 @@ int cli_json_print(json_object *o, FILE *out)
 	return rc;
 }
 
-void cli_json_stream_begin(struct cli_json_stream *s, FILE *out)
-{
-	s->out = out;
-	s->wrap = NULL;
-	s->n = 0;
-	s->rc = 0;
-}
-
-int cli_json_stream_add(struct cli_json_stream *s, json_object *o)
-{
-	size_t len = 0;
-
-	if (s->rc || !o) {
-		json_object_put(o);
-		return s->rc = s->rc ? s->rc : BSC_ENOMEM;
-	}
-	if (!s->wrap && !(s->wrap = json_object_new_array())) {
-		json_object_put(o);
-		return s->rc = BSC_ENOMEM;
-	}
-	if (json_object_array_add(s->wrap, o) < 0) {
-		json_object_put(o);
-		return s->rc = BSC_ENOMEM;
-	}
-	/* "[\n" + the element indented one level + "\n]": the element exactly as
-	 * it appears inside the whole array (strings never hold a raw newline) */
-	const char *t = json_object_to_json_string_length(s->wrap, CLI_JSON_FLAGS, &len);
-	if (!t || len < 4 || memcmp(t, "[\n", 2) != 0 || memcmp(t + len - 2, "\n]", 2) != 0) {
-		s->rc = BSC_ENOMEM;
-	} else {
-		fputs(s->n ? ",\n" : "[\n", s->out);
-		fwrite(t + 2, 1, len - 4, s->out);
-		s->n++;
-	}
-	json_object_array_del_idx(s->wrap, 0, 1); /* releases @o */
-	return s->rc;
-}
-
-int cli_json_stream_end(struct cli_json_stream *s)
-{
-	int rc = s->rc;
-
-	json_object_put(s->wrap);
-	s->wrap = NULL;
-	if (rc)
-		return rc;
-	if (!s->n)
-		return cli_json_print(json_object_new_array(), s->out);
-	fputs("\n]\n", s->out);
-	return 0;
-}
-
 void cli_json_u64(json_object *obj, const char *key, uint64_t v)
 {
 	if (obj)

@@ -112,24 +112,6 @@ void cli_json_str(json_object *obj, const char *key, const char *v); /* NULL: nu
 void cli_json_time(json_object *obj, const char *key, uint64_t ns);  /* 0: null */
 void cli_json_addr(json_object *obj, const char *key, const struct bsc_addr *a);
 
-/** A JSON array written one element at a time: the same bytes as
- *  cli_json_print of the whole array, without holding more than one element. */
-struct cli_json_stream {
-	FILE *out;
-	json_object *wrap; /* a one-element array: prints the element at its depth */
-	size_t n;          /* elements written */
-	int rc;            /* the first error; nothing more is written after it */
-};
-
-void cli_json_stream_begin(struct cli_json_stream *s, FILE *out);
-/** Write @o as the next element, then release it.  Returns 0, or BSC_ENOMEM
- *  (@o NULL: a failed build, or printing failed). */
-int cli_json_stream_add(struct cli_json_stream *s, json_object *o);
-/** Close the array (an empty one as cli_json_print prints it) and the line.
- *  Returns 0 or the first error (then the array is left open: the output is
- *  cut short). */
-int cli_json_stream_end(struct cli_json_stream *s);
-
 /* ---- progress on a terminal ---- */
 
 struct cli_progress {

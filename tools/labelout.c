@@ -123,18 +123,6 @@ json_object *labelout_json_array(const struct store_label *l, size_t n)
 	return arr;
 }
 
-int labelout_json_write(FILE *out, const struct store_label *l, size_t n)
-{
-	struct lo_time tc = { .valid = false };
-	struct cli_json_stream js;
-
-	cli_json_stream_begin(&js, out);
-	for (size_t i = 0; i < n; i++)
-		if (cli_json_stream_add(&js, lo_json(&l[i], &tc)) < 0)
-			break;
-	return cli_json_stream_end(&js);
-}
-
 char *labelout_ports(const struct store_label *l, char *buf, size_t len)
 {
 	char tmp[LO_PORTS_LEN];
@@ -268,6 +256,118 @@ static void lo_pad(struct lo_out *o, size_t n)
 		lo_put(o, sp, k);
 		n -= k;
 	}
+}
+
+/* ---- the JSON array, written directly ---- */
+
+/* A JSON string value (escaped as json-c escapes it), or null. */
+static void lo_json_str(struct lo_out *o, const char *v)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	if (!v) {
+		lo_put(o, "null", 4);
+		return;
+	}
+	lo_put(o, "\"", 1);
+	for (const char *p = v; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		char e[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+
+		switch (c) {
+		case '"': lo_put(o, "\\\"", 2); break;
+		case '\\': lo_put(o, "\\\\", 2); break;
+		case '\b': lo_put(o, "\\b", 2); break;
+		case '\f': lo_put(o, "\\f", 2); break;
+		case '\n': lo_put(o, "\\n", 2); break;
+		case '\r': lo_put(o, "\\r", 2); break;
+		case '\t': lo_put(o, "\\t", 2); break;
+		default:
+			if (c < 0x20)
+				lo_put(o, e, sizeof e);
+			else
+				lo_put(o, p, 1);
+		}
+	}
+	lo_put(o, "\"", 1);
+}
+
+static void lo_json_u64(struct lo_out *o, uint64_t v)
+{
+	char num[LO_U64_LEN];
+
+	lo_put(o, num, lo_u64(num, v));
+}
+
+/* One object, as json-c prints it inside the array (pretty, spaced, two
+ * spaces a level): labelout_json() is the reference, and test_labelout
+ * compares the two. */
+static void lo_json_obj(struct lo_out *o, const struct store_label *l, struct lo_time *tc)
+{
+	char addr[ADDR_STRLEN];
+
+#define LO_KEY(k) lo_put(o, "    \"" k "\": ", sizeof "    \"" k "\": " - 1)
+	lo_put(o, "  {\n", 4);
+	LO_KEY("source");
+	lo_json_str(o, cli_addr_format(&l->source, addr, sizeof addr));
+	lo_put(o, ",\n", 2);
+	LO_KEY("window_start");
+	lo_json_str(o, lo_time_get(tc, l->window_start_s));
+	lo_put(o, ",\n", 2);
+	LO_KEY("class");
+	lo_json_str(o, darknet_class_name((enum dk_class)l->cls));
+	lo_put(o, ",\n", 2);
+	LO_KEY("size");
+	lo_json_str(o, darknet_size_name((enum dk_size)l->size));
+	lo_put(o, ",\n", 2);
+	LO_KEY("protocol");
+	lo_json_str(o, darknet_proto_name((enum dk_proto)l->protocol));
+	lo_put(o, ",\n", 2);
+	LO_KEY("ports");
+	lo_put(o, "[\n", 2);
+	for (uint8_t k = 0; k < l->nports && k < STORE_LABEL_PORTS; k++) {
+		if (k)
+			lo_put(o, ",\n", 2);
+		lo_put(o, "      ", 6);
+		lo_json_u64(o, l->ports[k]);
+	}
+	if (l->nports)
+		lo_put(o, "\n", 1);
+	lo_put(o, "    ],\n", 7);
+	LO_KEY("packets");
+	lo_json_u64(o, l->packets);
+	lo_put(o, ",\n", 2);
+	LO_KEY("destinations");
+	lo_json_u64(o, l->destinations);
+	lo_put(o, ",\n", 2);
+	LO_KEY("tool");
+	lo_json_str(o, fingerprint_tool_name((enum dk_tool)l->tool));
+	lo_put(o, ",\n", 2);
+	LO_KEY("service");
+	lo_json_str(o, darknet_service_name((enum dk_service)l->service));
+	lo_put(o, "\n  }", 4);
+#undef LO_KEY
+}
+
+int labelout_json_write(FILE *out, const struct store_label *l, size_t n)
+{
+	struct lo_time tc = { .valid = false };
+	struct lo_out *o = mem_alloc(sizeof *o);
+
+	if (!o)
+		return BSC_ENOMEM;
+	o->f = out;
+	o->pos = 0;
+	lo_put(o, "[\n", 2);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			lo_put(o, ",\n", 2);
+		lo_json_obj(o, &l[i], &tc);
+	}
+	lo_put(o, n ? "\n]\n" : "]\n", n ? 3 : 2);
+	lo_flush(o);
+	mem_free(o);
+	return 0;
 }
 
 /* One line as cli_table_print lays it out: columns two spaces apart, numbers

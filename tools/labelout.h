@@ -19,9 +19,9 @@ void labelout_from_record(struct store_label *l, const struct dk_record *r, uint
 json_object *labelout_json(const struct store_label *l);
 /** An array of @n objects.  NULL when out of memory. */
 json_object *labelout_json_array(const struct store_label *l, size_t n);
-/** The array of @n objects written to @out one at a time, byte for byte what
+/** The array of @n objects written to @out directly, byte for byte what
  *  cli_json_print(labelout_json_array(@l, @n), @out) prints, without building
- *  it.  Returns 0, or BSC_ENOMEM (the output is then cut short). */
+ *  it.  Returns 0, or BSC_ENOMEM (nothing written). */
 int labelout_json_write(FILE *out, const struct store_label *l, size_t n);
 /** "22,80" (busiest first) or "-" into @buf.  Returns @buf. */
 char *labelout_ports(const struct store_label *l, char *buf, size_t len);

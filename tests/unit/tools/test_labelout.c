@@ -1,5 +1,6 @@
 /* tests/unit/tools/test_labelout.c — tools/labelout.c: the streamed JSON array
- * (labelout_json_write) is byte for byte cli_json_print of the whole tree
+ * (labelout_json_write, written directly) is byte for byte cli_json_print
+ * of the whole json-c tree
  * (labelout_json_array), and the table (labelout_table) is byte for byte the
  * generic cli_table layout, for 0, 1 and many labels with every optional
  * field null and set, damaged values and long runs sharing a window.
@@ -325,24 +326,6 @@ static void test_ports(void **state)
 	}
 }
 
-/* A failed build stops the stream with BSC_ENOMEM and releases everything. */
-static void test_stream_error(void **state)
-{
-	struct cli_json_stream js;
-	struct mem_out got;
-
-	(void)state;
-	mem_open(&got);
-	cli_json_stream_begin(&js, got.f);
-	assert_int_equal(cli_json_stream_add(&js, json_object_new_int(1)), 0);
-	assert_int_equal(cli_json_stream_add(&js, NULL), BSC_ENOMEM);
-	assert_int_equal(cli_json_stream_add(&js, json_object_new_int(2)), BSC_ENOMEM);
-	assert_int_equal(cli_json_stream_end(&js), BSC_ENOMEM);
-	mem_close(&got);
-	assert_string_equal(got.buf, "[\n  1");
-	free(got.buf);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -350,7 +333,6 @@ int main(void)
 		cmocka_unit_test(test_one),
 		cmocka_unit_test(test_many),
 		cmocka_unit_test(test_ports),
-		cmocka_unit_test(test_stream_error),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
