@@ -71,6 +71,8 @@ struct dk_sketch {
 	struct dk_heavy ports;  /* heavy (proto, port) keys, HLL of dsts */
 	struct dk_heavy dsts;   /* heavy dsts, HLL of (proto, port) keys */
 	struct dk_flows flows;  /* heavy flows */
+	uint32_t last_key;      /* the last key hashed (KEY_NOPORT: none) */
+	uint64_t last_hk;       /* mix64(last_key): a scan repeats its key */
 };
 
 /* One source in one window, in five cache lines: the lookup and the tuple
@@ -420,7 +422,11 @@ static void sketch_add(struct dk_sketch *sk, uint32_t dst, uint32_t key, uint32_
 	hll_add(sk->hll_dst, HLL_BITS, hd);
 	if (key == KEY_NOPORT)
 		return;
-	hk = mix64(key);
+	if (key != sk->last_key) {
+		sk->last_key = key;
+		sk->last_hk = mix64(key);
+	}
+	hk = sk->last_hk;
 	hll_add(sk->hll_pt, HLL_BITS, hk);
 	heavy_add(&sk->ports, key, hd, n);
 	heavy_add(&sk->dsts, dst, hk, n);
@@ -843,6 +849,7 @@ static void go_sketch(struct darknet *dk, struct dk_src *s)
 		dk->cnt.sketch_failed++;
 		return;
 	}
+	s->sk->last_key = KEY_NOPORT;
 	for (uint32_t i = 0; i < n; i++) {
 		if (s->nb && i % BUCKET >= s->tab[i / BUCKET].n)
 			continue;
@@ -1169,15 +1176,18 @@ int darknet_add(struct darknet *dk, const struct dk_packet *p)
 	return 0;
 }
 
-/* (dst, key) and (key, dst) orders of the tuples (keys without the order bits). */
+/* The tuples grouped by destination, or by key (without the order bits).
+ * Only the groups matter to stats_from_tuples(), not the order inside a
+ * group: each figure is a count, a sum or a maximum over a whole group, and
+ * keys are taken in ascending order (KEY_NOPORT last). */
 static uint64_t by_dst(const struct dk_tuple *t)
 {
-	return (uint64_t)t->dst << 32 | t->kseq;
+	return t->dst;
 }
 
 static uint64_t by_key(const struct dk_tuple *t)
 {
-	return (uint64_t)t->kseq << 32 | t->dst;
+	return t->kseq;
 }
 
 /* Sort @n tuples by ord(): insertion sort when few, else a stable LSD radix
