@@ -987,6 +987,7 @@ icmp:
 }
 
 static void emit_window(struct darknet *dk);
+static void batch_apply(struct darknet *dk);
 
 /* A packet outside the open window: open one, or close the open one. */
 static void window_move(struct darknet *dk, uint64_t t)
@@ -997,6 +998,7 @@ static void window_move(struct darknet *dk, uint64_t t)
 		dk->open = true;
 		dk->window_start = ws;
 	} else if (ws > dk->window_start) {
+		batch_apply(dk);
 		emit_window(dk);
 		dk->window_start = ws;
 	} else if (ws < dk->window_start) {
@@ -1153,10 +1155,8 @@ int darknet_add(struct darknet *dk, const struct dk_packet *p)
 	if (__builtin_expect(!dk->open || p->time_ns - dk->window_start >= dk->cfg.window_ns ||
 			     dk->nsrc + dk->npipe >= dk->room, 0)) {
 		pipe_drain(dk);
-		if (!dk->open || p->time_ns - dk->window_start >= dk->cfg.window_ns) {
-			batch_apply(dk);
-			window_move(dk, p->time_ns);
-		}
+		if (!dk->open || p->time_ns - dk->window_start >= dk->cfg.window_ns)
+			window_move(dk, p->time_ns); /* a late packet applies nothing */
 		ent_fill(&dk->batch[dk->nbatch], p);
 		rc = add_now(dk, &p->src, h);
 		room_update(dk);

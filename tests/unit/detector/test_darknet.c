@@ -920,9 +920,9 @@ static void test_agg_nomem(void **state)
 	darknet_destroy(dk);
 }
 
-/* A mixed stream through batches of 1 (each packet added at once), 7, 1000
- * and the default gives the same records, byte for byte: grouping by
- * source keeps each source's packets in order. */
+/* A mixed stream (with late packets) through batches of 1 (each packet
+ * added at once), 7, 1000 and the default gives the same records, byte for
+ * byte: grouping by source keeps each source's packets in order. */
 static struct sink *batch_run(uint32_t batch, const struct dk_packet *ps, size_t n)
 {
 	struct sink *k = mem_calloc(1, sizeof *k);
@@ -964,6 +964,8 @@ static void test_agg_batch_sizes(void **state)
 		ps[i] = pkt((uint8_t)(r % 120), r % 120 < 10 ? (r >> 8) % 5000 : (r >> 8) % 12,
 			    r % 120 < 30 ? 445 : (uint16_t)((r >> 16) % 300));
 		ps[i].time_ns = (i < n / 2 ? 10 : 70) * SEC + i;
+		if (i > n / 2 && i % 50 == 0)
+			ps[i].time_ns = 30 * SEC; /* late: counted in the open window */
 		if (r % 120 >= 60 && r % 120 < 80)
 			ps[i].tcp_flags = DK_TCP_SYN | DK_TCP_ACK;
 		if (r % 120 >= 80 && r % 120 < 90) {
