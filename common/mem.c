@@ -1,6 +1,7 @@
 /* common/mem.c — allocation wrappers with a test failure hook.  Any thread. */
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "common/mem.h"
@@ -42,6 +43,19 @@ void *mem_realloc(void *p, size_t n)
 	if (should_fail())
 		return NULL;
 	return realloc(p, n ? n : 1);
+}
+
+void *mem_grow(void *v, size_t *cap, size_t size, size_t first)
+{
+	size_t n = *cap ? *cap : first / 2;
+	void *w;
+
+	if (n == 0 || size == 0 || n > SIZE_MAX / 2 / size)
+		return NULL;
+	w = mem_realloc(v, 2 * n * size);
+	if (w)
+		*cap = 2 * n;
+	return w;
 }
 
 char *mem_strndup(const char *s, size_t n)

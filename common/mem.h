@@ -10,6 +10,10 @@
 void *mem_alloc(size_t n);              /* NULL on failure */
 void *mem_calloc(size_t n, size_t size); /* zeroed; NULL on failure or overflow */
 void *mem_realloc(void *p, size_t n);   /* NULL on failure; p stays valid then */
+/** Double the array @v of *@cap elements of @size bytes (to @first when
+ *  empty).  Returns the array (then *@cap is its new size), or NULL on
+ *  failure or overflow (then @v and *@cap are unchanged). */
+void *mem_grow(void *v, size_t *cap, size_t size, size_t first);
 char *mem_strdup(const char *s);        /* NULL on failure */
 char *mem_strndup(const char *s, size_t n);
 void mem_free(void *p);                 /* NULL is a no-op */

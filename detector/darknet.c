@@ -81,7 +81,6 @@ struct dk_sketch {
 struct dk_src {
 	_Alignas(64) struct bsc_addr addr;
 	bool overflow;              /* a tuple did not fit: sketches rule */
-	uint32_t idx;               /* number in first-seen order (src_at) */
 	uint32_t ntuples;
 	uint32_t nb;                /* buckets of @tab; 0 = the tuples are in @in */
 	struct dk_bucket *tab;      /* in @tab_mem, aligned to 64 bytes */
@@ -118,7 +117,7 @@ enum dk_count {
 
 /* A packet waiting in the batch: all that is left to add of it. */
 struct dk_ent {
-	uint32_t sidx;              /* the source, dk_src.idx */
+	uint32_t sidx;              /* the source's number (src_at) */
 	uint32_t dst;               /* dst_key() */
 	uint32_t key;               /* port_key() | count code and META_* flags */
 	struct dk_fp_probe fp;
@@ -650,13 +649,11 @@ static bool slab_add(struct darknet *dk)
 	void *mem;
 
 	if (dk->nslabs == dk->slabs_cap) {
-		size_t cap = dk->slabs_cap ? dk->slabs_cap * 2 : 16;
-		struct dk_slab *a = mem_realloc(dk->slabs, cap * sizeof *a);
+		struct dk_slab *a = mem_grow(dk->slabs, &dk->slabs_cap, sizeof *a, 16);
 
 		if (!a)
 			return false;
 		dk->slabs = a;
-		dk->slabs_cap = cap;
 	}
 	mem = mem_alloc(slab_size(dk->nslabs) * sizeof(struct dk_src) + 63);
 	if (!mem)
@@ -723,12 +720,10 @@ static __attribute__((noinline)) uint32_t src_new(struct darknet *dk, const stru
 		return UINT32_MAX;
 	memset(s, 0, sizeof *s);
 	s->addr = *a;
-	s->idx = (uint32_t)dk->nsrc;
 	dk->slots[j].tag = tag;
-	dk->slots[j].ref = (s->idx + 1) | v6;
-	dk->nsrc++;
-	dk->cnt.sources = dk->nsrc;
-	return s->idx;
+	dk->slots[j].ref = ((uint32_t)dk->nsrc + 1) | v6;
+	dk->cnt.sources = ++dk->nsrc;
+	return (uint32_t)dk->nsrc - 1;
 }
 
 /* The number of the source of address @a (hash @h), created if new;

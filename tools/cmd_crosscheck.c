@@ -68,12 +68,11 @@ static int xc_collect(void *arg, const struct store_label *l)
 	struct xc_labels *ls = arg;
 
 	if (ls->n == ls->cap) {
-		size_t cap = ls->cap ? ls->cap * 2 : 256;
-		struct xc_label *v = mem_realloc(ls->v, cap * sizeof *v);
+		struct xc_label *v = mem_grow(ls->v, &ls->cap, sizeof *v, 256);
+
 		if (!v)
 			return BSC_ENOMEM;
 		ls->v = v;
-		ls->cap = cap;
 	}
 	memset(&ls->v[ls->n], 0, sizeof ls->v[0]);
 	ls->v[ls->n++].raw = *l;
@@ -268,6 +267,22 @@ static void xc_ratio_cell(struct cli_table *t, double v)
 		cli_table_addf(t, "%.3f", v);
 }
 
+/* One row of the per-class table: name, support, predicted, tp, fp, fn,
+ * precision, recall, F1. */
+static void xc_metrics_row(struct cli_table *t, const char *name, const struct xc_metrics *m,
+			   uint64_t predicted)
+{
+	cli_table_add(t, name);
+	cli_table_add_u64(t, m->support);
+	cli_table_add_u64(t, predicted);
+	cli_table_add_u64(t, m->tp);
+	cli_table_add_u64(t, m->fp);
+	cli_table_add_u64(t, m->fn);
+	xc_ratio_cell(t, m->precision);
+	xc_ratio_cell(t, m->recall);
+	xc_ratio_cell(t, m->f1);
+}
+
 static void xc_table(const struct cli_global *g, const struct xc_result *r,
 		     const struct xc_scope *sc, const struct lm_opts *lo)
 {
@@ -323,27 +338,10 @@ static void xc_table(const struct cli_global *g, const struct xc_result *r,
 		return;
 	for (size_t i = 0; i < r->nclasses; i++) {
 		const struct xc_class_metrics *c = &r->classes[i];
-		if (!c->m.support && !c->predicted)
-			continue;
-		cli_table_add(t, c->name);
-		cli_table_add_u64(t, c->m.support);
-		cli_table_add_u64(t, c->predicted);
-		cli_table_add_u64(t, c->m.tp);
-		cli_table_add_u64(t, c->m.fp);
-		cli_table_add_u64(t, c->m.fn);
-		xc_ratio_cell(t, c->m.precision);
-		xc_ratio_cell(t, c->m.recall);
-		xc_ratio_cell(t, c->m.f1);
+		if (c->m.support || c->predicted)
+			xc_metrics_row(t, c->name, &c->m, c->predicted);
 	}
-	cli_table_add(t, "scan (overall)");
-	cli_table_add_u64(t, r->overall.support);
-	cli_table_add_u64(t, r->overall.tp + r->overall.fp);
-	cli_table_add_u64(t, r->overall.tp);
-	cli_table_add_u64(t, r->overall.fp);
-	cli_table_add_u64(t, r->overall.fn);
-	xc_ratio_cell(t, r->overall.precision);
-	xc_ratio_cell(t, r->overall.recall);
-	xc_ratio_cell(t, r->overall.f1);
+	xc_metrics_row(t, "scan (overall)", &r->overall, r->overall.tp + r->overall.fp);
 	fprintf(g->out, "\nper class\n");
 	cli_table_print(t, g->out);
 	cli_table_free(t);

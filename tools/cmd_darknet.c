@@ -36,14 +36,13 @@ static void dn_emit(const struct dk_record *rec, void *arg)
 	if (rs->fail)
 		return;
 	if (rs->n == rs->cap) {
-		size_t cap = rs->cap ? rs->cap * 2 : 256;
-		struct store_label *l = mem_realloc(rs->l, cap * sizeof *l);
+		struct store_label *l = mem_grow(rs->l, &rs->cap, sizeof *l, 256);
+
 		if (!l) {
 			rs->fail = BSC_ENOMEM;
 			return;
 		}
 		rs->l = l;
-		rs->cap = cap;
 	}
 	labelout_from_record(&rs->l[rs->n++], rec, rs->window_s);
 }
@@ -269,12 +268,11 @@ static int dn_collect(void *arg, const struct store_label *l)
 	if (c->cls >= 0 && l->cls != c->cls)
 		return 0;
 	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 256;
-		struct store_label *v = mem_realloc(c->v, cap * sizeof *v);
+		struct store_label *v = mem_grow(c->v, &c->cap, sizeof *v, 256);
+
 		if (!v)
 			return BSC_ENOMEM;
 		c->v = v;
-		c->cap = cap;
 	}
 	c->v[c->n++] = *l;
 	return 0;

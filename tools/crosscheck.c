@@ -176,12 +176,11 @@ static int xc_add(struct xc_parser *p, size_t off, struct xc_detection *d)
 	if (d->end_s && d->end_s <= d->start_s)
 		return xc_fail(p, off, "window_end is not after window_start");
 	if (ds->n == ds->cap) {
-		size_t cap = ds->cap ? ds->cap * 2 : 64;
-		struct xc_detection *v = mem_realloc(ds->v, cap * sizeof *v);
+		struct xc_detection *v = mem_grow(ds->v, &ds->cap, sizeof *v, 64);
+
 		if (!v)
 			return BSC_ENOMEM;
 		ds->v = v;
-		ds->cap = cap;
 	}
 	d->line = xc_line(p, off);
 	ds->v[ds->n++] = *d;
@@ -677,12 +676,11 @@ static int xc_push(struct xc_pairs *ps, const struct xc_label *l, const struct x
 		   uint64_t det_end)
 {
 	if (ps->n == ps->cap) {
-		size_t cap = ps->cap ? ps->cap * 2 : 64;
-		struct xc_pair *v = mem_realloc(ps->v, cap * sizeof *v);
+		struct xc_pair *v = mem_grow(ps->v, &ps->cap, sizeof *v, 64);
+
 		if (!v)
 			return BSC_ENOMEM;
 		ps->v = v;
-		ps->cap = cap;
 	}
 	struct xc_pair *p = &ps->v[ps->n++];
 	memset(p, 0, sizeof *p);

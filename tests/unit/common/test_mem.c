@@ -1,0 +1,62 @@
+/* tests/unit/common/test_mem.c — common/mem.c: mem_grow doubles an array
+ * from its first size, keeps the array and its size on failure and on
+ * overflow.  Single-threaded cmocka program. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <string.h>
+#include "common/mem.h"
+
+static void test_grow(void **state)
+{
+	size_t cap = 0;
+	uint32_t *v = NULL, *w;
+
+	(void)state;
+	v = mem_grow(v, &cap, sizeof *v, 16);
+	assert_non_null(v);
+	assert_int_equal(cap, 16);
+	for (uint32_t i = 0; i < 16; i++)
+		v[i] = i;
+	w = mem_grow(v, &cap, sizeof *v, 16);
+	assert_non_null(w);
+	assert_int_equal(cap, 32);
+	for (uint32_t i = 0; i < 16; i++)
+		assert_int_equal(w[i], i); /* kept */
+	v = w;
+	/* a failed allocation: NULL, the array and its size unchanged */
+	mem_fail_after(0);
+	assert_null(mem_grow(v, &cap, sizeof *v, 16));
+	mem_fail_after(-1);
+	assert_int_equal(cap, 32);
+	assert_int_equal(v[15], 15);
+	mem_free(v);
+}
+
+static void test_grow_overflow(void **state)
+{
+	size_t cap = SIZE_MAX / 8;
+	char x[4] = "abc";
+
+	(void)state;
+	/* doubling SIZE_MAX/8 elements of 8 bytes overflows: refused */
+	assert_null(mem_grow(x, &cap, 8, 16));
+	assert_int_equal(cap, SIZE_MAX / 8);
+	cap = 0;
+	assert_null(mem_grow(NULL, &cap, 0, 16)); /* zero-size elements */
+	assert_null(mem_grow(NULL, &cap, 8, 0));  /* no first size */
+	assert_int_equal(cap, 0);
+	assert_string_equal(x, "abc");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_grow),
+		cmocka_unit_test(test_grow_overflow),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
