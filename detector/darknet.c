@@ -1080,6 +1080,8 @@ HOT int add_now(struct darknet *dk, const struct bsc_addr *src, uint64_t h)
 	if (idx == UINT32_MAX) {
 		if (rc == BSC_ENOSPC)
 			dk->cnt.dropped_full++;
+		else
+			dk->cnt.dropped_nomem++;
 		return rc;
 	}
 	dk->cnt.packets++;

@@ -131,6 +131,7 @@ void darknet_config_default(struct dk_config *c);
 struct dk_counters {
 	uint64_t packets;        /* accepted */
 	uint64_t dropped_full;   /* packets of new sources refused: table full */
+	uint64_t dropped_nomem;  /* packets of new sources refused: no memory */
 	uint64_t late;           /* packets older than the open window (counted in it) */
 	uint64_t sketch_failed;  /* sources whose sketches could not be allocated */
 	uint64_t sources;        /* sources in the open window */

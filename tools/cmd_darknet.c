@@ -223,6 +223,12 @@ static int dn_label(const struct cli_global *g, const struct dn_opts *op, int fi
 	if (cnt.dropped_full)
 		cli_warning(g, "%" PRIu64 " packets of new sources dropped: source table full",
 			    cnt.dropped_full);
+	if (cnt.dropped_nomem)
+		cli_warning(g, "%" PRIu64 " packets of new sources dropped: out of memory",
+			    cnt.dropped_nomem);
+	if (cnt.sketch_failed)
+		cli_warning(g, "%" PRIu64 " sources past their exact table without memory for "
+			    "sketches: their counts are lower bounds", cnt.sketch_failed);
 	if (tot.truncated || tot.bad_ip || tot.linktype || tot.bad_l4) {
 		char line[256];
 		darknet_pcap_stats_format(&tot, line, sizeof line);

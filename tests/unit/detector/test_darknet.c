@@ -909,6 +909,8 @@ static void test_agg_nomem(void **state)
 	mem_fail_after(-1);
 	darknet_counters(dk, &c);
 	assert_int_equal(c.sketch_failed, 1);
+	assert_int_equal(c.dropped_nomem, 1);   /* counted, not lost silently */
+	assert_int_equal(c.dropped_full, 0);
 	assert_int_equal(c.packets, 40);
 	darknet_flush(dk);
 	assert_int_equal(k.n, 1);
