@@ -45,6 +45,18 @@ void *mem_realloc(void *p, size_t n)
 	return realloc(p, n ? n : 1);
 }
 
+void *mem_calloc_aligned(size_t align, size_t n)
+{
+	void *p;
+
+	if (align < sizeof(void *) || (align & (align - 1)) != 0)
+		return NULL;
+	if (should_fail() || posix_memalign(&p, align, n ? n : 1) != 0)
+		return NULL;
+	memset(p, 0, n ? n : 1);
+	return p;
+}
+
 void *mem_grow(void *v, size_t *cap, size_t size, size_t first)
 {
 	size_t n = *cap ? *cap : first / 2;

@@ -10,6 +10,10 @@
 void *mem_alloc(size_t n);              /* NULL on failure */
 void *mem_calloc(size_t n, size_t size); /* zeroed; NULL on failure or overflow */
 void *mem_realloc(void *p, size_t n);   /* NULL on failure; p stays valid then */
+/** @n zeroed bytes aligned to @align (a power of two, a multiple of
+ *  sizeof(void *)), freed by mem_free(); NULL on failure or another
+ *  alignment. */
+void *mem_calloc_aligned(size_t align, size_t n);
 /** Double the array @v of *@cap elements of @size bytes (to @first when
  *  empty).  Returns the array (then *@cap is its new size), or NULL on
  *  failure or overflow (then @v and *@cap are unchanged). */

@@ -13,6 +13,7 @@
 #include <string.h>
 #include "common/err.h"
 #include "common/mem.h"
+#include "detector/slot4.h"
 
 #define HLL_BITS 8                 /* 256 registers: ~6.5% standard error */
 #define HLL_REGS (1u << HLL_BITS)
@@ -47,12 +48,12 @@ struct dk_bucket {
 };
 _Static_assert(sizeof(struct dk_bucket) == 64, "a bucket is one cache line");
 
-/* Space-saving slots: the keys and counts share one cache line. */
+/* Space-saving slots: keys, counts and over-count bounds share one cache
+ * line; the slots' HyperLogLogs are kept apart (struct dk_sketch). */
 struct dk_heavy {
 	uint32_t key[HEAVY];
 	uint32_t count[HEAVY];
 	uint32_t err[HEAVY];    /* over-count bound inherited from the evicted key */
-	uint8_t hll[HEAVY][SUB_REGS];
 };
 
 /* Space-saving slots of flows (dst, key), in one cache line. */
@@ -63,16 +64,20 @@ struct dk_flows {
 	uint32_t err[HEAVY];
 };
 
-/* Sketches, allocated when the exact table overflows and seeded from it;
- * from then on the source's packets go to the sketches only. */
+/* Sketches, allocated (aligned to a cache line) when the exact table
+ * overflows and seeded from it; from then on the source's packets go to
+ * the sketches only.  A packet touches the first three lines, one line of
+ * each HyperLogLog it adds to, and its heavy slots' HyperLogLogs. */
 struct dk_sketch {
-	uint8_t hll_dst[HLL_REGS];
-	uint8_t hll_pt[HLL_REGS];
-	struct dk_heavy ports;  /* heavy (proto, port) keys, HLL of dsts */
-	struct dk_heavy dsts;   /* heavy dsts, HLL of (proto, port) keys */
 	struct dk_flows flows;  /* heavy flows */
+	struct dk_heavy ports;  /* heavy (proto, port) keys, HLL of dsts */
 	uint32_t last_key;      /* the last key hashed (KEY_NOPORT: none) */
 	uint64_t last_hk;       /* mix64(last_key): a scan repeats its key */
+	struct dk_heavy dsts;   /* heavy dsts, HLL of (proto, port) keys */
+	_Alignas(64) uint8_t hll_dst[HLL_REGS];
+	uint8_t hll_pt[HLL_REGS];
+	uint8_t port_hll[HEAVY][SUB_REGS];
+	uint8_t dst_hll[HEAVY][SUB_REGS];
 };
 
 /* One source in one window, in five cache lines: the lookup and the tuple
@@ -86,11 +91,9 @@ struct dk_src {
 	struct dk_bucket *tab;      /* in @tab_mem, aligned to 64 bytes */
 	struct dk_sketch *sk;       /* NULL until overflow (or if that failed) */
 	void *tab_mem;
-	uint32_t packets, frags;
+	uint32_t frags, icmp6;
 	struct dk_tuple in[INLINE_TUPLES];
-	uint32_t tcp, udp, icmp, other, icmp6;
-	uint32_t syn, synack, rst, rstack, tcp_other;
-	uint32_t echo_req, echo_rep, unreach, timex, icmp_other;
+	uint32_t cc[16];            /* packets per enum dk_count */
 	struct dk_fp_state fp;
 };
 
@@ -339,7 +342,9 @@ static void hll_add(uint8_t *regs, unsigned bits, uint64_t h)
 {
 	uint32_t idx = (uint32_t)(h >> (64 - bits));
 	uint64_t w = h << bits;
-	uint8_t rho = w ? (uint8_t)(__builtin_clzll(w) + 1) : (uint8_t)(64 - bits + 1);
+	/* the register's bits are 0 in @w: with the last of them set, a @w of
+	 * 0 gives 64 - bits + 1 */
+	uint8_t rho = (uint8_t)(__builtin_clzll(w | 1ULL << (bits - 1)) + 1);
 
 	if (rho > regs[idx])
 		regs[idx] = rho;
@@ -374,49 +379,42 @@ static uint64_t hll_estimate(const uint8_t *regs, unsigned bits)
 }
 
 /* Space-saving: @n more packets of @key; @inner_hash (mix64 of the inner
- * value) goes into the key's HLL. */
-static void heavy_add(struct dk_heavy *hv, uint32_t key, uint64_t inner_hash, uint32_t n)
+ * value) goes into the HLL of the key's slot (@hll, one per slot). */
+static inline void heavy_add(struct dk_heavy *hv, uint8_t (*hll)[SUB_REGS], uint32_t key,
+			     uint64_t inner_hash, uint32_t n)
 {
-	size_t i, low = 0;
+	int i = slot4_find(hv->key, hv->count, key);
 
-	for (i = 0; i < HEAVY; i++) {
-		if (hv->count[i] && hv->key[i] == key)
-			goto hit;
-		if (hv->count[i] < hv->count[low])
-			low = i;
+	if (i < 0) {
+		i = (int)slot4_low(hv->count);
+		hv->err[i] = hv->count[i];
+		hv->key[i] = key;
+		memset(hll[i], 0, sizeof hll[i]);
 	}
-	i = low;
-	hv->err[i] = hv->count[i];
-	hv->key[i] = key;
-	memset(hv->hll[i], 0, sizeof hv->hll[i]);
-hit:
 	hv->count[i] += n;
-	hll_add(hv->hll[i], SUB_BITS, inner_hash);
+	hll_add(hll[i], SUB_BITS, inner_hash);
 }
 
 /* Space-saving over flows: @n more packets of (dst, key). */
-static void flows_add(struct dk_flows *fl, uint32_t dst, uint32_t key, uint32_t n)
+static inline void flows_add(struct dk_flows *fl, uint32_t dst, uint32_t key, uint32_t n)
 {
-	size_t i, low = 0;
+	int i = slot4_find2(fl->dst, fl->key, fl->count, dst, key);
 
-	for (i = 0; i < HEAVY; i++) {
-		if (fl->count[i] && fl->dst[i] == dst && fl->key[i] == key)
-			goto hit;
-		if (fl->count[i] < fl->count[low])
-			low = i;
+	if (i < 0) {
+		i = (int)slot4_low(fl->count);
+		fl->err[i] = fl->count[i];
+		fl->dst[i] = dst;
+		fl->key[i] = key;
 	}
-	i = low;
-	fl->err[i] = fl->count[i];
-	fl->dst[i] = dst;
-	fl->key[i] = key;
-hit:
 	fl->count[i] += n;
 }
 
-/* A later fragment (KEY_NOPORT) counts as a destination only. */
+/* A later fragment (KEY_NOPORT) counts as a destination only.  The key's
+ * hash is kept: a scan repeats its key, and adding the same hash to an HLL
+ * again changes nothing. */
 static void sketch_add(struct dk_sketch *sk, uint32_t dst, uint32_t key, uint32_t n)
 {
-	uint64_t hd = mix64(dst), hk;
+	uint64_t hd = mix64(dst);
 
 	hll_add(sk->hll_dst, HLL_BITS, hd);
 	if (key == KEY_NOPORT)
@@ -424,11 +422,10 @@ static void sketch_add(struct dk_sketch *sk, uint32_t dst, uint32_t key, uint32_
 	if (key != sk->last_key) {
 		sk->last_key = key;
 		sk->last_hk = mix64(key);
+		hll_add(sk->hll_pt, HLL_BITS, sk->last_hk);
 	}
-	hk = sk->last_hk;
-	hll_add(sk->hll_pt, HLL_BITS, hk);
-	heavy_add(&sk->ports, key, hd, n);
-	heavy_add(&sk->dsts, dst, hk, n);
+	heavy_add(&sk->ports, sk->port_hll, key, hd, n);
+	heavy_add(&sk->dsts, sk->dst_hll, dst, sk->last_hk, n);
 	flows_add(&sk->flows, dst, key, n);
 }
 
@@ -472,6 +469,8 @@ HOT uint32_t dst_key(const struct bsc_addr *a)
 	return (uint32_t)addr_hash(a);
 }
 
+/* A protocol outside enum dk_proto (a caller's bug) is "other", as
+ * count_meta() counts it. */
 HOT uint32_t port_key(const struct dk_packet *p)
 {
 	uint32_t port = p->dport;
@@ -480,8 +479,8 @@ HOT uint32_t port_key(const struct dk_packet *p)
 		return KEY_NOPORT;
 	if (p->proto == DK_PROTO_ICMP || p->proto == DK_PROTO_ICMPV6)
 		port = p->icmp_type;
-	else if (p->proto == DK_PROTO_OTHER)
-		port = 0;
+	else if (p->proto != DK_PROTO_TCP && p->proto != DK_PROTO_UDP)
+		return (uint32_t)DK_PROTO_OTHER << 16;
 	return (uint32_t)p->proto << 16 | port;
 }
 
@@ -839,7 +838,7 @@ static void go_sketch(struct darknet *dk, struct dk_src *s)
 	uint32_t n = s->nb ? s->nb * BUCKET : s->ntuples;
 
 	s->overflow = true;
-	s->sk = mem_calloc(1, sizeof *s->sk);
+	s->sk = mem_calloc_aligned(64, sizeof *s->sk);
 	if (!s->sk) {
 		dk->cnt.sketch_failed++;
 		return;
@@ -957,28 +956,9 @@ HOT uint32_t count_meta(const struct dk_packet *p)
 
 static void count_apply(struct dk_src *s, uint32_t meta)
 {
-	s->packets++;
+	s->cc[(meta >> META_CODE_SHIFT) & 15]++;
 	s->frags += (meta & META_FRAG) != 0;
-	switch ((meta >> META_CODE_SHIFT) & 15) {
-	case CC_SYN: s->tcp++; s->syn++; break;
-	case CC_SYNACK: s->tcp++; s->synack++; break;
-	case CC_RSTACK: s->tcp++; s->rstack++; break;
-	case CC_RST: s->tcp++; s->rst++; break;
-	case CC_TCP_OTHER: s->tcp++; s->tcp_other++; break;
-	case CC_TCP_NOHDR: s->tcp++; break;
-	case CC_UDP: s->udp++; break;
-	case CC_ECHO_REQ: s->echo_req++; goto icmp;
-	case CC_ECHO_REP: s->echo_rep++; goto icmp;
-	case CC_UNREACH: s->unreach++; goto icmp;
-	case CC_TIMEX: s->timex++; goto icmp;
-	case CC_ICMP_OTHER: s->icmp_other++; goto icmp;
-	case CC_ICMP_NOHDR:
-icmp:
-		s->icmp++;
-		s->icmp6 += (meta & META_V6) != 0;
-		break;
-	default: s->other++; break;
-	}
+	s->icmp6 += (meta & META_V6) != 0;
 }
 
 static void emit_window(struct darknet *dk);
@@ -1347,7 +1327,7 @@ static void stats_from_sketch(const struct dk_sketch *sk, struct dk_stats *st,
 			st->top_flow_packets = fl->count[i] - fl->err[i];
 
 		if (hp->count[i]) {
-			e = hll_estimate(hp->hll[i], SUB_BITS);
+			e = hll_estimate(sk->port_hll[i], SUB_BITS);
 			if (e > hp->count[i])
 				e = hp->count[i];
 			if (e > st->dmax_port)
@@ -1362,7 +1342,7 @@ static void stats_from_sketch(const struct dk_sketch *sk, struct dk_stats *st,
 				top_insert(r, cnt, (uint16_t)hp->key[i], hp->count[i]);
 		}
 		if (hd->count[i]) {
-			e = hll_estimate(hd->hll[i], SUB_BITS);
+			e = hll_estimate(sk->dst_hll[i], SUB_BITS);
 			if (e > hd->count[i])
 				e = hd->count[i];
 			if (e > st->pmax_dst)
@@ -1371,20 +1351,20 @@ static void stats_from_sketch(const struct dk_sketch *sk, struct dk_stats *st,
 	}
 }
 
-static enum dk_proto main_proto(const struct dk_src *s)
+static enum dk_proto main_proto(const struct dk_stats *st, uint32_t icmp6)
 {
 	enum dk_proto p = DK_PROTO_TCP;
-	uint32_t n = s->tcp;
+	uint64_t n = st->tcp;
 
-	if (s->udp > n) {
+	if (st->udp > n) {
 		p = DK_PROTO_UDP;
-		n = s->udp;
+		n = st->udp;
 	}
-	if (s->icmp > n) {
-		p = s->icmp6 * 2 > s->icmp ? DK_PROTO_ICMPV6 : DK_PROTO_ICMP;
-		n = s->icmp;
+	if (st->icmp > n) {
+		p = icmp6 * 2 > st->icmp ? DK_PROTO_ICMPV6 : DK_PROTO_ICMP;
+		n = st->icmp;
 	}
-	if (s->other > n)
+	if (st->other > n)
 		p = DK_PROTO_OTHER;
 	return p;
 }
@@ -1397,23 +1377,25 @@ static void build_record(struct darknet *dk, struct dk_src *s, struct dk_record 
 	memset(r, 0, sizeof *r);
 	r->source = s->addr;
 	r->window_start_ns = dk->window_start;
-	r->protocol = main_proto(s);
-	st->packets = s->packets;
-	st->tcp = s->tcp;
-	st->udp = s->udp;
-	st->icmp = s->icmp;
-	st->other = s->other;
-	st->syn = s->syn;
-	st->synack = s->synack;
-	st->rst = s->rst;
-	st->rstack = s->rstack;
-	st->tcp_other = s->tcp_other;
-	st->echo_request = s->echo_req;
-	st->echo_reply = s->echo_rep;
-	st->unreach = s->unreach;
-	st->time_exceeded = s->timex;
-	st->icmp_other = s->icmp_other;
+	st->syn = s->cc[CC_SYN];
+	st->synack = s->cc[CC_SYNACK];
+	st->rst = s->cc[CC_RST];
+	st->rstack = s->cc[CC_RSTACK];
+	st->tcp_other = s->cc[CC_TCP_OTHER];
+	st->tcp = st->syn + st->synack + st->rst + st->rstack + st->tcp_other +
+		  s->cc[CC_TCP_NOHDR];
+	st->udp = s->cc[CC_UDP];
+	st->echo_request = s->cc[CC_ECHO_REQ];
+	st->echo_reply = s->cc[CC_ECHO_REP];
+	st->unreach = s->cc[CC_UNREACH];
+	st->time_exceeded = s->cc[CC_TIMEX];
+	st->icmp_other = s->cc[CC_ICMP_OTHER];
+	st->icmp = st->echo_request + st->echo_reply + st->unreach + st->time_exceeded +
+		   st->icmp_other + s->cc[CC_ICMP_NOHDR];
+	st->other = s->cc[CC_OTHER];
+	st->packets = st->tcp + st->udp + st->icmp + st->other;
 	st->fragments = s->frags;
+	r->protocol = main_proto(st, s->icmp6);
 	stats_from_tuples(s, st, r, dk->scratch);
 	st->estimated = s->overflow;
 	if (s->sk)

@@ -5,6 +5,7 @@
 #include "detector/fingerprint.h"
 
 #include <stddef.h>
+#include "detector/slot4.h"
 
 const char *fingerprint_tool_name(enum dk_tool t)
 {
@@ -93,35 +94,34 @@ uint32_t fingerprint_unicorn_key(const struct dk_packet *p)
 
 /* Count @key in @slots; a new key takes a free slot or the one with the
  * fewest probes (bounded; a run's constant recurs, so it stays). */
-static void slot_add(struct dk_fp_slot *slots, uint32_t key)
+static void slot_add(struct dk_fp_slots *sl, uint32_t key)
 {
-	size_t i, low = 0;
+	int i;
+	unsigned low;
 
-	if (slots[0].key == key && slots[0].count) { /* a run's constant, mostly */
-		slots[0].count++;
+	if (sl->key[0] == key && sl->count[0]) { /* a run's constant, mostly */
+		sl->count[0]++;
 		return;
 	}
-	for (i = 0; i < DK_FP_SLOTS; i++) {
-		if (slots[i].count && slots[i].key == key) {
-			slots[i].count++;
-			return;
-		}
-		if (slots[i].count < slots[low].count)
-			low = i;
+	i = slot4_find(sl->key, sl->count, key);
+	if (i >= 0) {
+		sl->count[i]++;
+		return;
 	}
-	if (slots[low].count > 1)
+	low = slot4_low(sl->count);
+	if (sl->count[low] > 1)
 		return; /* keep established groups; a lone key is noise */
-	slots[low].key = key;
-	slots[low].count = 1;
+	sl->key[low] = key;
+	sl->count[low] = 1;
 }
 
-static uint32_t slot_max(const struct dk_fp_slot *slots)
+static uint32_t slot_max(const struct dk_fp_slots *sl)
 {
 	uint32_t m = 0;
 
 	for (size_t i = 0; i < DK_FP_SLOTS; i++)
-		if (slots[i].count > m)
-			m = slots[i].count;
+		if (sl->count[i] > m)
+			m = sl->count[i];
 	return m >= 2 ? m : 0; /* a constant needs at least one pair */
 }
 
@@ -170,9 +170,9 @@ void fingerprint_apply(struct dk_fp_state *st, const struct dk_fp_probe *pr)
 	if (f & DK_FP_MIRAI)
 		st->count[DK_TOOL_MIRAI]++;
 	if (f & DK_FP_NMAP)
-		slot_add(st->nmap, pr->nmap_key);
+		slot_add(&st->nmap, pr->nmap_key);
 	if (f & DK_FP_UNICORN)
-		slot_add(st->unicorn, pr->unicorn_key);
+		slot_add(&st->unicorn, pr->unicorn_key);
 }
 
 void fingerprint_update(struct dk_fp_state *st, const struct dk_packet *p)
@@ -186,8 +186,8 @@ void fingerprint_update(struct dk_fp_state *st, const struct dk_packet *p)
 uint32_t fingerprint_matches(const struct dk_fp_state *st, enum dk_tool t)
 {
 	switch (t) {
-	case DK_TOOL_NMAP: return slot_max(st->nmap);
-	case DK_TOOL_UNICORNSCAN: return slot_max(st->unicorn);
+	case DK_TOOL_NMAP: return slot_max(&st->nmap);
+	case DK_TOOL_UNICORNSCAN: return slot_max(&st->unicorn);
 	case DK_TOOL_ZMAP:
 	case DK_TOOL_MASSCAN:
 	case DK_TOOL_MIRAI: return st->count[t];

@@ -83,17 +83,17 @@ uint32_t fingerprint_unicorn_key(const struct dk_packet *p);
 
 #define DK_FP_SLOTS 4
 
-/** A run-constant value and how many probes carried it. */
-struct dk_fp_slot {
-	uint32_t key;
-	uint32_t count;
+/** Run-constant values and how many probes carried each (count 0: free). */
+struct dk_fp_slots {
+	uint32_t key[DK_FP_SLOTS];
+	uint32_t count[DK_FP_SLOTS];
 };
 
-/** Per-source fingerprint state: 5*4 + 2*4*8 + 4 = 88 bytes. */
+/** Per-source fingerprint state: 6*4 + 2*32 + 3*4 = 100 bytes. */
 struct dk_fp_state {
 	uint32_t count[DK_TOOL_COUNT]; /* zmap, masscan, mirai matches */
-	struct dk_fp_slot nmap[DK_FP_SLOTS];
-	struct dk_fp_slot unicorn[DK_FP_SLOTS];
+	struct dk_fp_slots nmap;
+	struct dk_fp_slots unicorn;
 	uint32_t masscan_variant[3];
 };
 

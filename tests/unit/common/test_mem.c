@@ -1,6 +1,7 @@
 /* tests/unit/common/test_mem.c — common/mem.c: mem_grow doubles an array
  * from its first size, keeps the array and its size on failure and on
- * overflow.  Single-threaded cmocka program. */
+ * overflow; mem_calloc_aligned returns zeroed, aligned memory or NULL.
+ * Single-threaded cmocka program. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -51,11 +52,34 @@ static void test_grow_overflow(void **state)
 	assert_string_equal(x, "abc");
 }
 
+static void test_calloc_aligned(void **state)
+{
+	(void)state;
+	for (size_t align = sizeof(void *); align <= 4096; align *= 2) {
+		for (size_t n = 0; n < 300; n += 61) {
+			unsigned char *p = mem_calloc_aligned(align, n);
+
+			assert_non_null(p);
+			assert_int_equal((uintptr_t)p % align, 0);
+			for (size_t i = 0; i < n; i++)
+				assert_int_equal(p[i], 0);
+			memset(p, 0xff, n);
+			mem_free(p);
+		}
+	}
+	mem_fail_after(0);
+	assert_null(mem_calloc_aligned(64, 128));
+	mem_fail_after(-1);
+	/* an alignment that is not a power of two is refused */
+	assert_null(mem_calloc_aligned(48, 128));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_grow),
 		cmocka_unit_test(test_grow_overflow),
+		cmocka_unit_test(test_calloc_aligned),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
