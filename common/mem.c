@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include "common/mem.h"
 
 static atomic_long fail_countdown = -1;
@@ -54,6 +55,25 @@ void *mem_calloc_aligned(size_t align, size_t n)
 	if (should_fail() || posix_memalign(&p, align, n ? n : 1) != 0)
 		return NULL;
 	memset(p, 0, n ? n : 1);
+	return p;
+}
+
+#define HUGE_PAGE ((size_t)2 << 20)
+
+void *mem_alloc_large(size_t n)
+{
+	void *p;
+
+	if (n < HUGE_PAGE / 2)
+		return mem_alloc(n);
+	if (n > SIZE_MAX - HUGE_PAGE)
+		return NULL;
+	n = (n + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1); /* whole huge pages */
+	if (should_fail() || posix_memalign(&p, HUGE_PAGE, n) != 0)
+		return NULL;
+#ifdef MADV_HUGEPAGE
+	(void)madvise(p, n, MADV_HUGEPAGE); /* advice only: without it, small pages */
+#endif
 	return p;
 }
 

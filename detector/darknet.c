@@ -8,6 +8,7 @@
  * first tuples live in the source itself. */
 #include "detector/darknet.h"
 
+#include <arpa/inet.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +27,9 @@
 #define KEY_BITS 19                /* a key: proto (3 bits) << 16 | port */
 #define KEY_MASK ((1u << KEY_BITS) - 1)
 #define KEY_NOPORT (7u << 16)      /* a later fragment: no transport header */
-#define SLAB_MAX 4096              /* sources per slab (the first ones: 1, 2, 4, ...) */
+/* sources per slab (the first ones: 1, 2, 4, ... 2048), as many as one
+ * huge page holds */
+#define SLAB_MAX ((((size_t)2 << 20) - 63) / sizeof(struct dk_src))
 #define SLOTS_MIN 16               /* source table slots at first */
 #define BATCH_DEFAULT (1u << 20)   /* packets added at once, grouped by source */
 #define RADIX_BITS 11              /* the batch is split in 2^11 groups of sources */
@@ -128,8 +131,9 @@ struct dk_ent {
 
 /* A packet queued while its source's table slot is fetched. */
 struct dk_pend {
-	struct bsc_addr src;
 	uint64_t hash;              /* addr_hash() of the source */
+	uint32_t tag, v6;           /* its slot tag and family flag (slot_key()) */
+	struct bsc_addr src;        /* of an IPv4 source only the first 4 bytes */
 };
 
 /* A slab of sources, aligned to a cache line. */
@@ -463,9 +467,12 @@ static bool addr_same(const struct bsc_addr *x, const struct bsc_addr *y)
 
 HOT uint32_t dst_key(const struct bsc_addr *a)
 {
-	if (a->family == AF_INET)
-		return (uint32_t)a->bytes[0] << 24 | (uint32_t)a->bytes[1] << 16 |
-		       (uint32_t)a->bytes[2] << 8 | a->bytes[3];
+	uint32_t v;
+
+	if (a->family == AF_INET) {
+		memcpy(&v, a->bytes, 4);
+		return ntohl(v);
+	}
 	return (uint32_t)addr_hash(a);
 }
 
@@ -548,8 +555,8 @@ int darknet_create(struct darknet **out, const struct dk_config *cfg)
 	while (((uint64_t)dk->cfg.max_sources - 1) >> dk->group_shift >> RADIX_BITS)
 		dk->group_shift++;
 	room_update(dk);
-	dk->batch = mem_alloc(((size_t)dk->cfg.batch + PIPE) * sizeof *dk->batch);
-	dk->sorted = mem_alloc((size_t)dk->cfg.batch * sizeof *dk->sorted);
+	dk->batch = mem_alloc_large(((size_t)dk->cfg.batch + PIPE) * sizeof *dk->batch);
+	dk->sorted = mem_alloc_large((size_t)dk->cfg.batch * sizeof *dk->sorted);
 	dk->scratch = mem_alloc((size_t)tab_max_of(dk->cfg.exact_cap) * BUCKET * sizeof *dk->scratch);
 	if (!dk->slots || !dk->batch || !dk->sorted || !dk->scratch) {
 		darknet_destroy(dk);
@@ -621,10 +628,11 @@ static struct dk_src *src_at(const struct darknet *dk, size_t n);
 static bool slots_grow(struct darknet *dk)
 {
 	size_t n = dk->nslots * 2, mask = n - 1;
-	struct dk_slot *t = mem_calloc(n, sizeof *t);
+	struct dk_slot *t = mem_alloc_large(n * sizeof *t);
 
 	if (!t)
 		return false;
+	memset(t, 0, n * sizeof *t);
 	for (size_t i = 0; i < dk->nslots; i++) {
 		uint32_t ref = dk->slots[i].ref;
 		size_t j;
@@ -654,7 +662,7 @@ static bool slab_add(struct darknet *dk)
 			return false;
 		dk->slabs = a;
 	}
-	mem = mem_alloc(slab_size(dk->nslabs) * sizeof(struct dk_src) + 63);
+	mem = mem_alloc_large(slab_size(dk->nslabs) * sizeof(struct dk_src) + 63);
 	if (!mem)
 		return false;
 	dk->slabs[dk->nslabs].mem = mem;
@@ -676,26 +684,34 @@ static struct dk_src *slab_take(struct darknet *dk, int *rc)
 /* The IPv4 address @a as a number. */
 HOT uint32_t v4_of(const struct bsc_addr *a)
 {
-	return (uint32_t)a->bytes[0] << 24 | (uint32_t)a->bytes[1] << 16 |
-	       (uint32_t)a->bytes[2] << 8 | a->bytes[3];
+	uint32_t v;
+
+	memcpy(&v, a->bytes, 4);
+	return ntohl(v);
 }
 
-/* The slot tag and family flag of address @a (hash @h). */
-HOT void slot_key(const struct bsc_addr *a, uint64_t h, uint32_t *tag, uint32_t *v6)
+/* What finding the source of address @a takes: its hash, slot tag and
+ * family flag, and as much of the address as the source keeps. */
+HOT void pend_fill(struct dk_pend *q, const struct bsc_addr *a)
 {
+	q->hash = addr_hash(a);
+	q->src.family = a->family;
+	q->src.prefix = a->prefix;
 	if (a->family == AF_INET) {
-		*tag = v4_of(a);
-		*v6 = 0;
+		memcpy(q->src.bytes, a->bytes, 4);
+		q->tag = v4_of(a);
+		q->v6 = 0;
 	} else {
-		*tag = (uint32_t)(h >> 32);
-		*v6 = SLOT_V6;
+		memcpy(q->src.bytes, a->bytes, 16);
+		q->tag = (uint32_t)(q->hash >> 32);
+		q->v6 = SLOT_V6;
 	}
 }
 
-/* A new source for address @a (hash @h, slot tag @tag, family flag @v6):
- * its number, or UINT32_MAX (and *rc) when it cannot be made. */
-static __attribute__((noinline)) uint32_t src_new(struct darknet *dk, const struct bsc_addr *a,
-						  uint64_t h, uint32_t tag, uint32_t v6, int *rc)
+/* A new source for the packet @q: its number, or UINT32_MAX (and *rc) when
+ * it cannot be made. */
+static __attribute__((noinline)) uint32_t src_new(struct darknet *dk, const struct dk_pend *q,
+						  int *rc)
 {
 	size_t mask = dk->nslots - 1, j;
 	struct dk_src *s;
@@ -712,34 +728,35 @@ static __attribute__((noinline)) uint32_t src_new(struct darknet *dk, const stru
 		}
 		mask = dk->nslots - 1;
 	}
-	for (j = h & mask; dk->slots[j].ref; j = (j + 1) & mask)
+	for (j = q->hash & mask; dk->slots[j].ref; j = (j + 1) & mask)
 		;
 	s = slab_take(dk, rc);
 	if (!s)
 		return UINT32_MAX;
 	memset(s, 0, sizeof *s);
-	s->addr = *a;
-	dk->slots[j].tag = tag;
-	dk->slots[j].ref = ((uint32_t)dk->nsrc + 1) | v6;
+	s->addr.family = q->src.family;
+	s->addr.prefix = q->src.prefix;
+	memcpy(s->addr.bytes, q->src.bytes, q->v6 ? 16 : 4);
+	dk->slots[j].tag = q->tag;
+	dk->slots[j].ref = ((uint32_t)dk->nsrc + 1) | q->v6;
 	dk->cnt.sources = ++dk->nsrc;
 	return (uint32_t)dk->nsrc - 1;
 }
 
-/* The number of the source of address @a (hash @h), created if new;
- * UINT32_MAX (and *rc) when it cannot be. */
-HOT uint32_t src_get(struct darknet *dk, const struct bsc_addr *a, uint64_t h, int *rc)
+/* The number of the source of the packet @q, created if new; UINT32_MAX
+ * (and *rc) when it cannot be. */
+HOT uint32_t src_get(struct darknet *dk, const struct dk_pend *q, int *rc)
 {
 	size_t mask = dk->nslots - 1, j;
-	uint32_t tag, v6, ref;
+	uint32_t ref;
 
-	slot_key(a, h, &tag, &v6);
-	for (j = h & mask; (ref = dk->slots[j].ref) != 0; j = (j + 1) & mask) {
-		if (dk->slots[j].tag != tag || (ref & SLOT_V6) != v6)
+	for (j = q->hash & mask; (ref = dk->slots[j].ref) != 0; j = (j + 1) & mask) {
+		if (dk->slots[j].tag != q->tag || (ref & SLOT_V6) != q->v6)
 			continue;
-		if (!v6 || addr_same(&src_at(dk, (ref & ~SLOT_V6) - 1)->addr, a))
+		if (!q->v6 || addr_same(&src_at(dk, (ref & ~SLOT_V6) - 1)->addr, &q->src))
 			return (ref & ~SLOT_V6) - 1;
 	}
-	return src_new(dk, a, h, tag, v6, rc);
+	return src_new(dk, q, rc);
 }
 
 static uint32_t tuple_hash(uint32_t dst, uint32_t key)
@@ -1049,13 +1066,13 @@ static void batch_apply(struct darknet *dk)
 	dk->nbatch = 0;
 }
 
-/* Add the packet whose entry waits at batch[nbatch] (all but its source),
- * of source @src (hash @h): find the source, and the entry joins the batch.
- * The entries of packets still queued follow it (see batch_apply()). */
-HOT int add_now(struct darknet *dk, const struct bsc_addr *src, uint64_t h)
+/* Add the packet @q whose entry waits at batch[nbatch] (all but its
+ * source): find the source, and the entry joins the batch.  The entries of
+ * packets still queued follow it (see batch_apply()). */
+HOT int add_now(struct darknet *dk, const struct dk_pend *q)
 {
 	int rc = 0;
-	uint32_t idx = src_get(dk, src, h, &rc);
+	uint32_t idx = src_get(dk, q, &rc);
 
 	if (idx == UINT32_MAX) {
 		if (rc == BSC_ENOSPC)
@@ -1077,7 +1094,7 @@ HOT void pipe_pop(struct darknet *dk)
 
 	dk->pipe_head = (dk->pipe_head + 1) % PIPE;
 	dk->npipe--;
-	add_now(dk, &q->src, q->hash); /* a queued packet always counts */
+	add_now(dk, q); /* a queued packet always counts */
 	if (dk->nbatch == dk->cfg.batch)
 		batch_apply(dk);
 }
@@ -1122,20 +1139,21 @@ HOT void ent_fill(struct dk_ent *e, const struct dk_packet *p)
 int darknet_add(struct darknet *dk, const struct dk_packet *p)
 {
 	struct dk_pend *q;
-	uint64_t h;
 	int rc;
 
 	if ((p->src.family != AF_INET && p->src.family != AF_INET6) ||
 	    p->dst.family != p->src.family)
 		return BSC_EINVAL;
-	h = addr_hash(&p->src);
 	if (__builtin_expect(!dk->open || p->time_ns - dk->window_start >= dk->cfg.window_ns ||
 			     dk->nsrc + dk->npipe >= dk->room, 0)) {
+		struct dk_pend now;
+
 		pipe_drain(dk);
 		if (!dk->open || p->time_ns - dk->window_start >= dk->cfg.window_ns)
 			window_move(dk, p->time_ns); /* a late packet applies nothing */
 		ent_fill(&dk->batch[dk->nbatch], p);
-		rc = add_now(dk, &p->src, h);
+		pend_fill(&now, &p->src);
+		rc = add_now(dk, &now);
 		room_update(dk);
 		if (dk->nbatch == dk->cfg.batch)
 			batch_apply(dk);
@@ -1143,11 +1161,10 @@ int darknet_add(struct darknet *dk, const struct dk_packet *p)
 	}
 	/* Queue it while its table slot is fetched; its entry waits in the
 	 * batch behind those of the packets queued before it. */
-	__builtin_prefetch(&dk->slots[h & (dk->nslots - 1)]);
-	ent_fill(&dk->batch[dk->nbatch + dk->npipe], p);
 	q = &dk->pipe[(dk->pipe_head + dk->npipe) % PIPE];
-	q->src = p->src;
-	q->hash = h;
+	pend_fill(q, &p->src);
+	__builtin_prefetch(&dk->slots[q->hash & (dk->nslots - 1)]);
+	ent_fill(&dk->batch[dk->nbatch + dk->npipe], p);
 	if (++dk->npipe == PIPE)
 		pipe_pop(dk);
 	return 0;

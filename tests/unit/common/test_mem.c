@@ -1,6 +1,8 @@
 /* tests/unit/common/test_mem.c — common/mem.c: mem_grow doubles an array
  * from its first size, keeps the array and its size on failure and on
- * overflow; mem_calloc_aligned returns zeroed, aligned memory or NULL.
+ * overflow; mem_calloc_aligned returns zeroed, aligned memory or NULL;
+ * mem_alloc_large returns all the bytes asked for, huge-page aligned when
+ * large.
  * Single-threaded cmocka program. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -74,12 +76,37 @@ static void test_calloc_aligned(void **state)
 	assert_null(mem_calloc_aligned(48, 128));
 }
 
+static void test_alloc_large(void **state)
+{
+	size_t sizes[] = { 1, 4096, (1u << 20) - 1, 1u << 20, (2u << 20) - 1, 2u << 20,
+			   (6u << 20) + 12345 };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+		unsigned char *p = mem_alloc_large(sizes[i]);
+
+		assert_non_null(p);
+		if (sizes[i] >= (1u << 20))
+			assert_int_equal((uintptr_t)p % (2u << 20), 0);
+		memset(p, 0xa5, sizes[i]); /* all of it is ours */
+		assert_int_equal(p[sizes[i] - 1], 0xa5);
+		mem_free(p);
+	}
+	mem_fail_after(0);
+	assert_null(mem_alloc_large(4u << 20));
+	mem_fail_after(0);
+	assert_null(mem_alloc_large(64));
+	mem_fail_after(-1);
+	assert_null(mem_alloc_large(SIZE_MAX - 10)); /* no rounding past the end */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_grow),
 		cmocka_unit_test(test_grow_overflow),
 		cmocka_unit_test(test_calloc_aligned),
+		cmocka_unit_test(test_alloc_large),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
