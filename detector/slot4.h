@@ -8,8 +8,27 @@
 #include <emmintrin.h>
 #endif
 
+/* The plain loops the vector code must agree with (tests compare them). */
+static inline int slot4_find_ref(const uint32_t val[4], const uint32_t count[4], uint32_t want)
+{
+	for (int i = 0; i < 4; i++)
+		if (count[i] && val[i] == want)
+			return i;
+	return -1;
+}
+
+static inline int slot4_find2_ref(const uint32_t a[4], const uint32_t b[4],
+				  const uint32_t count[4], uint32_t wa, uint32_t wb)
+{
+	for (int i = 0; i < 4; i++)
+		if (count[i] && a[i] == wa && b[i] == wb)
+			return i;
+	return -1;
+}
+
 /* The slot of the four whose value is @want and count is not 0, or -1.
- * A value is in one used slot at most, so the first match is the match. */
+ * A value is in one used slot at most, so the first match is the match
+ * (with duplicates: the first one, as slot4_find_ref()). */
 static inline int slot4_find(const uint32_t val[4], const uint32_t count[4], uint32_t want)
 {
 #ifdef __SSE2__
@@ -21,10 +40,7 @@ static inline int slot4_find(const uint32_t val[4], const uint32_t count[4], uin
 
 	return m ? __builtin_ctz((unsigned)m) : -1;
 #else
-	for (int i = 0; i < 4; i++)
-		if (count[i] && val[i] == want)
-			return i;
-	return -1;
+	return slot4_find_ref(val, count, want);
 #endif
 }
 
@@ -45,10 +61,7 @@ static inline int slot4_find2(const uint32_t a[4], const uint32_t b[4], const ui
 	m = _mm_movemask_ps(_mm_castsi128_ps(hit));
 	return m ? __builtin_ctz((unsigned)m) : -1;
 #else
-	for (int i = 0; i < 4; i++)
-		if (count[i] && a[i] == wa && b[i] == wb)
-			return i;
-	return -1;
+	return slot4_find2_ref(a, b, count, wa, wb);
 #endif
 }
 
