@@ -110,7 +110,6 @@ struct dk_slot {
 
 #define SLOT_V6 0x80000000u
 
-
 /* What count_apply() counts of a packet: one of these codes, and flags,
  * above the key bits of dk_ent.key. */
 enum dk_count {
@@ -132,7 +131,7 @@ struct dk_ent {
 /* A packet queued while its source's table slot is fetched. */
 struct dk_pend {
 	uint64_t hash;              /* addr_hash() of the source */
-	uint32_t tag, v6;           /* its slot tag and family flag (slot_key()) */
+	uint32_t tag, v6;           /* its slot tag and family flag (pend_fill()) */
 	struct bsc_addr src;        /* of an IPv4 source only the first 4 bytes */
 };
 
@@ -465,15 +464,18 @@ static bool addr_same(const struct bsc_addr *x, const struct bsc_addr *y)
 	return x->family == y->family && ((a[0] ^ b[0]) | (a[1] ^ b[1])) == 0;
 }
 
-HOT uint32_t dst_key(const struct bsc_addr *a)
+/* The IPv4 address @a as a number. */
+HOT uint32_t v4_of(const struct bsc_addr *a)
 {
 	uint32_t v;
 
-	if (a->family == AF_INET) {
-		memcpy(&v, a->bytes, 4);
-		return ntohl(v);
-	}
-	return (uint32_t)addr_hash(a);
+	memcpy(&v, a->bytes, 4);
+	return ntohl(v);
+}
+
+HOT uint32_t dst_key(const struct bsc_addr *a)
+{
+	return a->family == AF_INET ? v4_of(a) : (uint32_t)addr_hash(a);
 }
 
 /* A protocol outside enum dk_proto (a caller's bug) is "other", as
@@ -608,9 +610,7 @@ void darknet_destroy(struct darknet *dk)
 {
 	if (!dk)
 		return;
-	dk->npipe = 0; /* packets and tuples of the open window: dropped with it */
-	dk->nbatch = 0;
-	memset(dk->group_cnt, 0, sizeof dk->group_cnt);
+	/* the queued packets, the batch and the open window are dropped */
 	clear_window(dk);
 	for (size_t i = 0; i < dk->nslabs; i++)
 		mem_free(dk->slabs[i].mem);
@@ -621,8 +621,6 @@ void darknet_destroy(struct darknet *dk)
 	mem_free(dk->scratch);
 	mem_free(dk);
 }
-
-static struct dk_src *src_at(const struct darknet *dk, size_t n);
 
 /* Double the source table; false without memory. */
 static bool slots_grow(struct darknet *dk)
@@ -679,15 +677,6 @@ static struct dk_src *slab_take(struct darknet *dk, int *rc)
 		return NULL;
 	}
 	return src_at(dk, dk->nsrc);
-}
-
-/* The IPv4 address @a as a number. */
-HOT uint32_t v4_of(const struct bsc_addr *a)
-{
-	uint32_t v;
-
-	memcpy(&v, a->bytes, 4);
-	return ntohl(v);
 }
 
 /* What finding the source of address @a takes: its hash, slot tag and
@@ -1174,76 +1163,60 @@ int darknet_add(struct darknet *dk, const struct dk_packet *p)
  * Only the groups matter to stats_from_tuples(), not the order inside a
  * group: each figure is a count, a sum or a maximum over a whole group, and
  * keys are taken in ascending order (KEY_NOPORT last). */
-static uint64_t by_dst(const struct dk_tuple *t)
+static inline uint32_t ord_of(const struct dk_tuple *t, bool by_key)
 {
-	return t->dst;
+	return by_key ? t->kseq : t->dst;
 }
 
-static uint64_t by_key(const struct dk_tuple *t)
+/* Sort @n tuples by ord_of(): insertion sort when few, else a stable LSD
+ * radix sort over the bytes that differ, through @tmp (room for @n). */
+static void tuples_sort(struct dk_tuple *t, uint32_t n, bool by_key, struct dk_tuple *tmp)
 {
-	return t->kseq;
-}
-
-/* Sort @n tuples by ord(): insertion sort when few, else a stable LSD radix
- * sort over the key's bytes that differ, through @tmp (room for @n). */
-static inline uint64_t ord_of(const struct dk_tuple *t, bool key_first)
-{
-	return key_first ? by_key(t) : by_dst(t);
-}
-
-#define ord(t) ord_of((t), key_first)
-
-static void tuples_sort(struct dk_tuple *t, uint32_t n, bool key_first, struct dk_tuple *tmp)
-{
-	uint32_t cnt[8][256];
-	uint64_t all_or = 0, all_and = ~0ULL;
+	uint32_t cnt[256], all_or = 0, all_and = ~0u;
 	struct dk_tuple *from = t, *to = tmp;
 
 	if (n <= 32) {
 		for (uint32_t i = 1; i < n; i++) {
 			struct dk_tuple x = t[i];
-			uint64_t v = ord(&x);
+			uint32_t v = ord_of(&x, by_key);
 			uint32_t j = i;
 
-			for (; j > 0 && ord(&t[j - 1]) > v; j--)
+			for (; j > 0 && ord_of(&t[j - 1], by_key) > v; j--)
 				t[j] = t[j - 1];
 			t[j] = x;
 		}
 		return;
 	}
 	for (uint32_t i = 0; i < n; i++) {
-		uint64_t v = ord(&t[i]);
+		uint32_t v = ord_of(&t[i], by_key);
 
 		all_or |= v;
 		all_and &= v;
 	}
-	for (int b = 0; b < 8; b++) {
-		uint32_t sum = 0, *c = cnt[b];
-		int sh = 8 * b;
+	for (int sh = 0; sh < 32; sh += 8) {
+		uint32_t sum = 0;
+		struct dk_tuple *x;
 
 		if ((((all_or ^ all_and) >> sh) & 0xff) == 0)
 			continue; /* every key has the same byte here */
-		memset(c, 0, sizeof cnt[b]);
+		memset(cnt, 0, sizeof cnt);
 		for (uint32_t i = 0; i < n; i++)
-			c[(ord(&from[i]) >> sh) & 0xff]++;
+			cnt[(ord_of(&from[i], by_key) >> sh) & 0xff]++;
 		for (int d = 0; d < 256; d++) {
-			uint32_t x = c[d];
+			uint32_t c = cnt[d];
 
-			c[d] = sum;
-			sum += x;
+			cnt[d] = sum;
+			sum += c;
 		}
 		for (uint32_t i = 0; i < n; i++)
-			to[c[(ord(&from[i]) >> sh) & 0xff]++] = from[i];
-		struct dk_tuple *x = from;
-
+			to[cnt[(ord_of(&from[i], by_key) >> sh) & 0xff]++] = from[i];
+		x = from;
 		from = to;
 		to = x;
 	}
 	if (from != t)
 		memcpy(t, from, (size_t)n * sizeof *t);
 }
-
-#undef ord
 
 /* Keep the busiest ports (by packets) in @r, at most DK_RECORD_PORTS. */
 static void top_insert(struct dk_record *r, uint64_t *cnt, uint16_t port, uint64_t n)

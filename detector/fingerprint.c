@@ -38,25 +38,37 @@ static uint32_t dst32(const struct dk_packet *p)
 	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
 }
 
+#define ZMAP_IP_ID 54321
+
 bool fingerprint_is_zmap(const struct dk_packet *p)
 {
-	return is_v4(p) && p->ip_id == 54321;
+	return is_v4(p) && p->ip_id == ZMAP_IP_ID;
+}
+
+/* The masscan relation of a bare v4 SYN to @dst. */
+static inline bool syn_is_masscan(const struct dk_packet *p, uint32_t dst)
+{
+	return p->ip_id == ((dst ^ p->dport ^ p->seq) & 0xFFFF);
 }
 
 bool fingerprint_is_masscan(const struct dk_packet *p)
 {
-	return is_v4_syn(p) && p->ip_id == ((dst32(p) ^ p->dport ^ p->seq) & 0xFFFF);
+	return is_v4_syn(p) && syn_is_masscan(p, dst32(p));
 }
 
-enum dk_masscan_variant fingerprint_masscan_variant(const struct dk_packet *p)
+/* The masscan version a matching probe's window, options and length say. */
+static inline enum dk_masscan_variant masscan_profile(const struct dk_packet *p)
 {
-	if (!fingerprint_is_masscan(p))
-		return DK_MASSCAN_UNKNOWN;
 	if (p->window == 1024 && p->tcp_opt_len == 0 && p->ip_len == 40)
 		return DK_MASSCAN_PRE_2023_11;
 	if (p->window == 1025 && p->tcp_opt_len == 4 && p->mss == 1460 && p->ip_len == 44)
 		return DK_MASSCAN_POST_2023_11;
 	return DK_MASSCAN_UNKNOWN;
+}
+
+enum dk_masscan_variant fingerprint_masscan_variant(const struct dk_packet *p)
+{
+	return fingerprint_is_masscan(p) ? masscan_profile(p) : DK_MASSCAN_UNKNOWN;
 }
 
 bool fingerprint_is_mirai(const struct dk_packet *p)
@@ -137,22 +149,20 @@ void fingerprint_probe(const struct dk_packet *p, struct dk_fp_probe *out)
 	out->flags = 0;
 	if (!is_v4(p))
 		return;
-	if (p->ip_id == 54321)
+	if (p->ip_id == ZMAP_IP_ID)
 		f |= DK_FP_ZMAP;
-	if (p->proto == DK_PROTO_TCP &&
-	    (p->tcp_flags & (DK_TCP_SYN | DK_TCP_ACK | DK_TCP_RST)) == DK_TCP_SYN) {
+	if (is_v4_syn(p)) {
 		dst = dst32(p);
-		if (p->ip_id == ((dst ^ p->dport ^ p->seq) & 0xFFFF))
-			f |= DK_FP_MASSCAN |
-			     (uint8_t)(fingerprint_masscan_variant(p) << DK_FP_VARIANT_SHIFT);
+		if (syn_is_masscan(p, dst))
+			f |= DK_FP_MASSCAN | (uint8_t)(masscan_profile(p) << DK_FP_VARIANT_SHIFT);
 		if (p->seq == dst)
 			f |= DK_FP_MIRAI;
 		if (nmap_syn_profile(p)) {
 			f |= DK_FP_NMAP;
-			out->nmap_key = (uint16_t)((p->seq >> 16) ^ (p->seq & 0xFFFF));
+			out->nmap_key = fingerprint_nmap_key(p);
 		}
 		f |= DK_FP_UNICORN; /* the unicornscan profile is a bare v4 SYN */
-		out->unicorn_key = p->seq ^ dst ^ (((uint32_t)p->dport << 16) + p->sport);
+		out->unicorn_key = fingerprint_unicorn_key(p);
 	}
 	out->flags = f;
 }
