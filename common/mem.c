@@ -79,14 +79,14 @@ void *mem_alloc_large(size_t n)
 
 void *mem_grow(void *v, size_t *cap, size_t size, size_t first)
 {
-	size_t n = *cap ? *cap : first / 2;
+	size_t n = *cap ? 2 * *cap : first;
 	void *w;
 
-	if (n == 0 || size == 0 || n > SIZE_MAX / 2 / size)
+	if (n == 0 || size == 0 || (*cap && *cap > SIZE_MAX / 2) || n > SIZE_MAX / size)
 		return NULL;
-	w = mem_realloc(v, 2 * n * size);
+	w = mem_realloc(v, n * size);
 	if (w)
-		*cap = 2 * n;
+		*cap = n;
 	return w;
 }
 

@@ -417,12 +417,12 @@ size_t cli_table_rows(const struct cli_table *t)
 }
 
 /* Display width of UTF-8 text: code points (the CLI prints no wide characters). */
-static size_t text_width(const char *s)
+size_t cli_text_width(const char *s, size_t len)
 {
 	size_t w = 0;
 
-	for (; *s; s++)
-		if (((unsigned char)*s & 0xC0) != 0x80)
+	for (size_t i = 0; i < len; i++)
+		if (((unsigned char)s[i] & 0xC0) != 0x80)
 			w++;
 	return w;
 }
@@ -434,7 +434,7 @@ void cli_table_print(const struct cli_table *t, FILE *out)
 	if (!width)
 		return;
 	for (size_t i = 0; i < t->n; i++) {
-		size_t w = text_width(t->cells[i]);
+		size_t w = cli_text_width(t->cells[i], strlen(t->cells[i]));
 		if (w > width[i % t->ncols])
 			width[i % t->ncols] = w;
 	}
@@ -446,7 +446,7 @@ void cli_table_print(const struct cli_table *t, FILE *out)
 				last = c;
 		for (size_t c = 0; c <= last && r * t->ncols + c < t->n; c++) {
 			const char *cell = t->cells[r * t->ncols + c];
-			size_t pad = width[c] - text_width(cell);
+			size_t pad = width[c] - cli_text_width(cell, strlen(cell));
 			/* headers of right-aligned columns are right-aligned too */
 			if (c)
 				fputs("  ", out);

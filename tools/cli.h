@@ -98,6 +98,8 @@ int cli_table_add_u64(struct cli_table *t, uint64_t v);
  *  columns, no trailing blanks; the header is left out when the table was
  *  made without headers (NULL). */
 void cli_table_print(const struct cli_table *t, FILE *out);
+/** The columns @len bytes of UTF-8 text take (one per character). */
+size_t cli_text_width(const char *s, size_t len);
 size_t cli_table_rows(const struct cli_table *t);
 void cli_table_free(struct cli_table *t); /* NULL is a no-op */
 

@@ -185,7 +185,6 @@ static int dn_label(const struct cli_global *g, const struct dn_opts *op, int fi
 {
 	struct darknet_pcap_stats tot;
 	struct dn_records rs = { 0 };
-	struct store_label *labels = NULL;
 	struct darknet *dk = NULL;
 	struct dk_config cfg;
 	uint64_t window_s = op->window_s;
@@ -216,8 +215,6 @@ static int dn_label(const struct cli_global *g, const struct dn_opts *op, int fi
 		rc = cli_error(g, "out of memory for the labels");
 		goto out;
 	}
-	labels = rs.l;
-	rs.l = NULL;
 	struct dk_counters cnt;
 	darknet_counters(dk, &cnt);
 	if (cnt.dropped_full)
@@ -234,20 +231,17 @@ static int dn_label(const struct cli_global *g, const struct dn_opts *op, int fi
 		darknet_pcap_stats_format(&tot, line, sizeof line);
 		cli_warning(g, "damaged or skipped packets: %s", line);
 	}
-	if (op->json) {
-		if (labelout_json_write(g->out, labels, rs.n) < 0)
-			rc = cli_error(g, "out of memory");
-	} else {
-		labelout_table(g->out, labels, rs.n, "(no packet to the darknet)");
-	}
+	if (op->json)
+		labelout_json_write(g->out, rs.l, rs.n);
+	else
+		labelout_table(g->out, rs.l, rs.n, "(no packet to the darknet)");
 	if (op->store) {
-		int src = dn_store(g, labels, rs.n, window_s);
+		int src = dn_store(g, rs.l, rs.n, window_s);
 		if (src != CLI_EXIT_OK)
 			rc = src;
 	}
 out:
 	darknet_destroy(dk);
-	mem_free(labels);
 	mem_free(rs.l);
 	return rc;
 }
@@ -331,12 +325,10 @@ static int dn_labels(const struct cli_global *g, const struct dn_opts *op, int f
 		goto out;
 	}
 	rc = CLI_EXIT_OK;
-	if (op->json) {
-		if (labelout_json_write(g->out, c.v, c.n) < 0)
-			rc = cli_error(g, "out of memory");
-	} else {
+	if (op->json)
+		labelout_json_write(g->out, c.v, c.n);
+	else
 		labelout_table(g->out, c.v, c.n, "(no darknet label matches)");
-	}
 out:
 	mem_free(c.v);
 	store_close(s);

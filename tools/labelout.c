@@ -75,8 +75,9 @@ void labelout_from_record(struct store_label *l, const struct dk_record *r, uint
 	l->window_len_s = (uint32_t)(window_s > UINT32_MAX ? UINT32_MAX : window_s);
 }
 
-static json_object *lo_json(const struct store_label *l, struct lo_time *tc)
+json_object *labelout_json(const struct store_label *l)
 {
+	struct lo_time tc = { .valid = false };
 	json_object *o = json_object_new_object();
 	json_object *ports = json_object_new_array();
 
@@ -86,7 +87,7 @@ static json_object *lo_json(const struct store_label *l, struct lo_time *tc)
 		return NULL;
 	}
 	cli_json_addr(o, "source", &l->source);
-	cli_json_str(o, "window_start", lo_time_get(tc, l->window_start_s));
+	cli_json_str(o, "window_start", lo_time_get(&tc, l->window_start_s));
 	cli_json_str(o, "class", darknet_class_name((enum dk_class)l->cls));
 	cli_json_str(o, "size", darknet_size_name((enum dk_size)l->size));
 	cli_json_str(o, "protocol", darknet_proto_name((enum dk_proto)l->protocol));
@@ -100,20 +101,12 @@ static json_object *lo_json(const struct store_label *l, struct lo_time *tc)
 	return o;
 }
 
-json_object *labelout_json(const struct store_label *l)
-{
-	struct lo_time tc = { .valid = false };
-
-	return lo_json(l, &tc);
-}
-
 json_object *labelout_json_array(const struct store_label *l, size_t n)
 {
-	struct lo_time tc = { .valid = false };
 	json_object *arr = json_object_new_array();
 
 	for (size_t i = 0; arr && i < n; i++) {
-		json_object *o = lo_json(&l[i], &tc);
+		json_object *o = labelout_json(&l[i]);
 		if (!o) {
 			json_object_put(arr);
 			return NULL;
@@ -162,16 +155,6 @@ static const enum cli_align lo_align[LO_COLS] = { CLI_LEFT, CLI_LEFT, CLI_LEFT, 
 						  CLI_LEFT, CLI_LEFT };
 
 /* Display width of UTF-8 text: code points (as cli_table_print counts). */
-static size_t lo_width(const char *s, size_t len)
-{
-	size_t w = 0;
-
-	for (size_t i = 0; i < len; i++)
-		if (((unsigned char)s[i] & 0xC0) != 0x80)
-			w++;
-	return w;
-}
-
 /* The address as cli_addr_format writes it; a full IPv4 address without
  * inet_ntop. */
 static size_t lo_addr(char *buf, size_t len, const struct bsc_addr *a)
@@ -309,7 +292,8 @@ static void lo_json_obj(struct lo_out *o, const struct store_label *l, struct lo
 #define LO_KEY(k) lo_put(o, "    \"" k "\": ", sizeof "    \"" k "\": " - 1)
 	lo_put(o, "  {\n", 4);
 	LO_KEY("source");
-	lo_json_str(o, cli_addr_format(&l->source, addr, sizeof addr));
+	lo_addr(addr, sizeof addr, &l->source);
+	lo_json_str(o, addr);
 	lo_put(o, ",\n", 2);
 	LO_KEY("window_start");
 	lo_json_str(o, lo_time_get(tc, l->window_start_s));
@@ -349,25 +333,19 @@ static void lo_json_obj(struct lo_out *o, const struct store_label *l, struct lo
 #undef LO_KEY
 }
 
-int labelout_json_write(FILE *out, const struct store_label *l, size_t n)
+void labelout_json_write(FILE *out, const struct store_label *l, size_t n)
 {
 	struct lo_time tc = { .valid = false };
-	struct lo_out *o = mem_alloc(sizeof *o);
+	struct lo_out o = { .f = out, .pos = 0 };
 
-	if (!o)
-		return BSC_ENOMEM;
-	o->f = out;
-	o->pos = 0;
-	lo_put(o, "[\n", 2);
+	lo_put(&o, "[\n", 2);
 	for (size_t i = 0; i < n; i++) {
 		if (i)
-			lo_put(o, ",\n", 2);
-		lo_json_obj(o, &l[i], &tc);
+			lo_put(&o, ",\n", 2);
+		lo_json_obj(&o, &l[i], &tc);
 	}
-	lo_put(o, n ? "\n]\n" : "]\n", n ? 3 : 2);
-	lo_flush(o);
-	mem_free(o);
-	return 0;
+	lo_put(&o, n ? "\n]\n" : "]\n", n ? 3 : 2);
+	lo_flush(&o);
 }
 
 /* One line as cli_table_print lays it out: columns two spaces apart, numbers
@@ -380,7 +358,7 @@ static void lo_row_print(struct lo_out *o, const struct lo_row *w, const size_t 
 		if (w->len[c] || lo_align[c] == CLI_RIGHT)
 			last = c;
 	for (int c = 0; c <= last; c++) {
-		size_t pad = width[c] - lo_width(w->cell[c], w->len[c]);
+		size_t pad = width[c] - cli_text_width(w->cell[c], w->len[c]);
 		if (c)
 			lo_put(o, "  ", 2);
 		if (lo_align[c] == CLI_RIGHT) {
@@ -403,34 +381,29 @@ void labelout_table(FILE *out, const struct store_label *l, size_t n, const char
 	struct lo_time tc = { .valid = false };
 	size_t width[LO_COLS];
 	struct lo_row w;
-	struct lo_out *o;
+	struct lo_out o = { .f = out, .pos = 0 };
 
 	if (!n) {
 		fprintf(out, "%s\n", empty);
 		return;
 	}
-	if (!(o = mem_alloc(sizeof *o)))
-		return;
-	o->f = out;
-	o->pos = 0;
 	/* every column as wide as its widest cell, the header included */
 	for (int c = 0; c < LO_COLS; c++)
-		width[c] = lo_width(hdr[c], strlen(hdr[c]));
+		width[c] = cli_text_width(hdr[c], strlen(hdr[c]));
 	for (size_t i = 0; i < n; i++) {
 		lo_row_fill(&w, &tc, &l[i]);
 		for (int c = 0; c < LO_COLS; c++) {
-			size_t cw = lo_width(w.cell[c], w.len[c]);
+			size_t cw = cli_text_width(w.cell[c], w.len[c]);
 			if (cw > width[c])
 				width[c] = cw;
 		}
 	}
 	for (int c = 0; c < LO_COLS; c++)
 		lo_set(&w, c, hdr[c]);
-	lo_row_print(o, &w, width);
+	lo_row_print(&o, &w, width);
 	for (size_t i = 0; i < n; i++) {
 		lo_row_fill(&w, &tc, &l[i]);
-		lo_row_print(o, &w, width);
+		lo_row_print(&o, &w, width);
 	}
-	lo_flush(o);
-	mem_free(o);
+	lo_flush(&o);
 }

@@ -21,8 +21,8 @@ json_object *labelout_json(const struct store_label *l);
 json_object *labelout_json_array(const struct store_label *l, size_t n);
 /** The array of @n objects written to @out directly, byte for byte what
  *  cli_json_print(labelout_json_array(@l, @n), @out) prints, without building
- *  it.  Returns 0, or BSC_ENOMEM (nothing written). */
-int labelout_json_write(FILE *out, const struct store_label *l, size_t n);
+ *  it (write errors stay on @out: see ferror()). */
+void labelout_json_write(FILE *out, const struct store_label *l, size_t n);
 /** "22,80" (busiest first) or "-" into @buf.  Returns @buf. */
 char *labelout_ports(const struct store_label *l, char *buf, size_t len);
 /** The table (header and one row per label), or the line @empty when @n is 0. */

@@ -31,11 +31,26 @@ static void test_grow(void **state)
 	v = w;
 	/* a failed allocation: NULL, the array and its size unchanged */
 	mem_fail_after(0);
-	assert_null(mem_grow(v, &cap, sizeof *v, 16));
+	w = mem_grow(v, &cap, sizeof *v, 16);
 	mem_fail_after(-1);
+	assert_null(w);
 	assert_int_equal(cap, 32);
 	assert_int_equal(v[15], 15);
 	mem_free(v);
+	/* any first size, odd ones too */
+	for (size_t first = 1; first <= 5; first += 2) {
+		cap = 0;
+		v = mem_grow(NULL, &cap, sizeof *v, first);
+		assert_non_null(v);
+		assert_int_equal(cap, first);
+		v[first - 1] = 7;
+		w = mem_grow(v, &cap, sizeof *v, first);
+		assert_non_null(w);
+		assert_int_equal(cap, 2 * first);
+		assert_int_equal(w[first - 1], 7);
+		w[2 * first - 1] = 8;
+		mem_free(w);
+	}
 }
 
 static void test_grow_overflow(void **state)
@@ -56,6 +71,8 @@ static void test_grow_overflow(void **state)
 
 static void test_calloc_aligned(void **state)
 {
+	void *failed;
+
 	(void)state;
 	for (size_t align = sizeof(void *); align <= 4096; align *= 2) {
 		for (size_t n = 0; n < 300; n += 61) {
@@ -70,8 +87,9 @@ static void test_calloc_aligned(void **state)
 		}
 	}
 	mem_fail_after(0);
-	assert_null(mem_calloc_aligned(64, 128));
+	failed = mem_calloc_aligned(64, 128);
 	mem_fail_after(-1);
+	assert_null(failed);
 	/* an alignment that is not a power of two is refused */
 	assert_null(mem_calloc_aligned(48, 128));
 }
@@ -80,6 +98,7 @@ static void test_alloc_large(void **state)
 {
 	size_t sizes[] = { 1, 4096, (1u << 20) - 1, 1u << 20, (2u << 20) - 1, 2u << 20,
 			   (6u << 20) + 12345 };
+	unsigned char *big, *small;
 
 	(void)state;
 	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
@@ -93,10 +112,12 @@ static void test_alloc_large(void **state)
 		mem_free(p);
 	}
 	mem_fail_after(0);
-	assert_null(mem_alloc_large(4u << 20));
+	big = mem_alloc_large(4u << 20);
 	mem_fail_after(0);
-	assert_null(mem_alloc_large(64));
+	small = mem_alloc_large(64);
 	mem_fail_after(-1);
+	assert_null(big);
+	assert_null(small);
 	assert_null(mem_alloc_large(SIZE_MAX - 10)); /* no rounding past the end */
 }
 

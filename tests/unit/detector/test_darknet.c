@@ -25,6 +25,15 @@ static int setup(void **state)
 	return 0;
 }
 
+/* After a test that makes allocations fail, even one stopped by a failed
+ * assertion: allocations succeed again for the tests after it. */
+static int fail_off(void **state)
+{
+	(void)state;
+	mem_fail_after(-1);
+	return 0;
+}
+
 /* @p SYN packets to one port, @d destinations on it, one port per dst. */
 static struct dk_stats scan_stats(uint64_t p, uint64_t d)
 {
@@ -1223,7 +1232,7 @@ int main(void)
 		cmocka_unit_test(test_agg_sketch_capped),
 		cmocka_unit_test(test_agg_sketch_capped_exact),
 		cmocka_unit_test(test_agg_sketch),
-		cmocka_unit_test(test_agg_nomem),
+		cmocka_unit_test_teardown(test_agg_nomem, fail_off),
 		cmocka_unit_test(test_agg_source_cap),
 		cmocka_unit_test(test_agg_batch_sizes),
 		cmocka_unit_test(test_agg_flow_after_overflow),

@@ -1,7 +1,9 @@
 /* tests/unit/detector/test_slot4.c — detector/slot4.h: the vector searches
  * agree with the plain loops on every pattern of used slots, matches and
  * duplicates (values differing only in the sign bit too), and the smallest
- * count's slot is the first one of them.  Single-threaded cmocka program. */
+ * count's slot is the first one of them.  Without SSE2 the searches are the
+ * plain loops themselves, and only the smallest count is tested.
+ * Single-threaded cmocka program. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -9,6 +11,7 @@
 #include <cmocka.h>
 #include "detector/slot4.h"
 
+#ifdef __SSE2__
 /* Values that a signed compare or a wrong lane would confuse. */
 static const uint32_t vals[] = { 0, 1, 0x80000000u, 0x80000001u, 0xffffffffu };
 #define NV (sizeof vals / sizeof vals[0])
@@ -18,7 +21,6 @@ static const uint32_t vals[] = { 0, 1, 0x80000000u, 0x80000001u, 0xffffffffu };
 static void test_find_exhaustive(void **state)
 {
 	uint32_t val[4], count[4];
-	unsigned checked = 0;
 
 	(void)state;
 	for (unsigned code = 0; code < NV * NV * NV * NV; code++) {
@@ -34,11 +36,9 @@ static void test_find_exhaustive(void **state)
 			for (unsigned w = 0; w < NV; w++) {
 				assert_int_equal(slot4_find(val, count, vals[w]),
 						 slot4_find_ref(val, count, vals[w]));
-				checked++;
 			}
 		}
 	}
-	assert_int_equal(checked, NV * NV * NV * NV * 16 * NV);
 }
 
 static void test_find2_exhaustive(void **state)
@@ -62,6 +62,8 @@ static void test_find2_exhaustive(void **state)
 		}
 	}
 }
+
+#endif
 
 /* The first slot holding the smallest count, for counts from a small set
  * (ties everywhere) and large ones (unsigned order). */
@@ -88,8 +90,10 @@ static void test_low(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+#ifdef __SSE2__
 		cmocka_unit_test(test_find_exhaustive),
 		cmocka_unit_test(test_find2_exhaustive),
+#endif
 		cmocka_unit_test(test_low),
 	};
 
