@@ -130,37 +130,102 @@ static int src_close(void *c)
 /* ---- classic pcap read here ---- */
 
 /* A capture cut shorter while it is mapped makes the next read past its new
- * end fault (SIGBUS).  Unless the program handles SIGBUS itself, the fault
- * ends it with a message naming the file instead of a crash. */
-static const char *volatile sigbus_name;
+ * end fault (SIGBUS).  Unless the program handles SIGBUS itself, a fault
+ * inside a mapped capture ends it with a message naming the file and the
+ * byte; any other SIGBUS keeps its default action.  The handler is
+ * installed while a capture is mapped, and removed after the last one. */
+#define SIGBUS_MAPS 8
 
-static void sigbus_handler(int sig)
+static struct {
+	const char *volatile name;      /* NULL: a free entry */
+	volatile uintptr_t start, len;
+} sigbus_maps[SIGBUS_MAPS];
+static int sigbus_used;                 /* entries taken */
+static bool sigbus_ours;                /* the handler is installed by us */
+
+/* @v in decimal at the end of @buf (async-signal-safe); its first digit. */
+static char *sig_u64(char *end, uint64_t v)
 {
-	static const char a[] = "backscope: ", b[] = ": the file was cut short while it was "
-						 "being read (SIGBUS); stopped\n";
-	const char *n = sigbus_name ? sigbus_name : "a capture file";
-	ssize_t w;
-
-	(void)sig;
-	w = write(STDERR_FILENO, a, sizeof a - 1);
-	w = write(STDERR_FILENO, n, strlen(n));
-	w = write(STDERR_FILENO, b, sizeof b - 1);
-	(void)w;
-	_exit(1);
+	do {
+		*--end = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return end;
 }
 
-static void sigbus_guard(const char *name)
+static void sig_puts(const char *s, size_t n)
+{
+	ssize_t w = write(STDERR_FILENO, s, n);
+
+	(void)w;
+}
+
+static void sigbus_handler(int sig, siginfo_t *si, void *ctx)
+{
+	static const char a[] = "backscope: ", b[] = ": the file was cut short while it was "
+						 "being read (SIGBUS at byte ",
+		c[] = "); stopped\n";
+	uintptr_t at = (uintptr_t)si->si_addr;
+	char num[24], *d;
+
+	(void)sig;
+	(void)ctx;
+	for (int i = 0; i < SIGBUS_MAPS; i++) {
+		const char *n = sigbus_maps[i].name;
+
+		if (!n || at - sigbus_maps[i].start >= sigbus_maps[i].len)
+			continue;
+		d = sig_u64(num + sizeof num, at - sigbus_maps[i].start);
+		sig_puts(a, sizeof a - 1);
+		sig_puts(n, strlen(n));
+		sig_puts(b, sizeof b - 1);
+		sig_puts(d, (size_t)(num + sizeof num - d));
+		sig_puts(c, sizeof c - 1);
+		_exit(1);
+	}
+	/* not a capture's fault: the default action, when the access repeats */
+	signal(SIGBUS, SIG_DFL);
+}
+
+/* Watch the mapping of @f; false when no entry is free (then it is not
+ * mapped: its blocks are read). */
+static bool sigbus_watch(struct pcapfile *f, const void *map, size_t len)
 {
 	struct sigaction old, sa;
+	int i;
 
-	sigbus_name = name;
-	if (sigaction(SIGBUS, NULL, &old) != 0 || old.sa_handler != SIG_DFL ||
-	    (old.sa_flags & SA_SIGINFO))
-		return; /* already handled (by us, or by the program) */
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = sigbus_handler;
-	sigemptyset(&sa.sa_mask);
-	(void)sigaction(SIGBUS, &sa, NULL);
+	for (i = 0; i < SIGBUS_MAPS && sigbus_maps[i].name; i++)
+		;
+	if (i == SIGBUS_MAPS)
+		return false;
+	sigbus_maps[i].start = (uintptr_t)map;
+	sigbus_maps[i].len = len;
+	sigbus_maps[i].name = f->name;
+	if (sigbus_used++ == 0 && sigaction(SIGBUS, NULL, &old) == 0 &&
+	    old.sa_handler == SIG_DFL && !(old.sa_flags & SA_SIGINFO)) {
+		memset(&sa, 0, sizeof sa);
+		sa.sa_sigaction = sigbus_handler;
+		sa.sa_flags = SA_SIGINFO;
+		sigemptyset(&sa.sa_mask);
+		sigbus_ours = sigaction(SIGBUS, &sa, NULL) == 0;
+	}
+	return true;
+}
+
+/* The mapping at @map is gone. */
+static void sigbus_unwatch(const void *map)
+{
+	for (int i = 0; i < SIGBUS_MAPS; i++) {
+		if (sigbus_maps[i].name && sigbus_maps[i].start == (uintptr_t)map) {
+			sigbus_maps[i].name = NULL;
+			sigbus_used--;
+			break;
+		}
+	}
+	if (sigbus_used == 0 && sigbus_ours) {
+		signal(SIGBUS, SIG_DFL);
+		sigbus_ours = false;
+	}
 }
 
 /* Hand out the next MAP_STEP bytes of the mapping, and give back the pages
@@ -192,13 +257,14 @@ static bool map_file(struct pcapfile *f, uint64_t pos)
 	uint64_t size = (uint64_t)sb.st_size;
 	if (size < pos || size > SIZE_MAX)
 		return false;
-	if (size == 0)
-		return false;
 	void *m = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
 	if (m == MAP_FAILED)
 		return false;
+	if (!sigbus_watch(f, m, (size_t)size)) {
+		munmap(m, (size_t)size);
+		return false;
+	}
 	(void)madvise(m, (size_t)size, MADV_SEQUENTIAL);
-	sigbus_guard(f->name);
 	f->map = m;
 	f->maplen = (size_t)size;
 	f->released = 0;
@@ -263,7 +329,6 @@ static int native_open(struct pcapfile *f, unsigned flags, bool pos_known)
 	f->w.snaplen = (uint32_t)snap;
 	f->native = true;
 	f->w.fast = !swapped;
-	f->classic = true;
 	return 0;
 }
 
@@ -290,9 +355,8 @@ static bool map_leave(struct pcapfile *f)
 	f->w.len -= f->w.at;
 	memcpy(f->buf, f->w.win + f->w.at, f->w.len); /* less than one record */
 	f->w.at = 0;
+	sigbus_unwatch(f->map);
 	munmap(f->map, f->maplen);
-	if (sigbus_name == f->name)
-		sigbus_name = NULL;
 	f->map = NULL;
 	f->maplen = 0;
 	f->w.win = f->buf;
@@ -336,18 +400,39 @@ static bool native_fill(struct pcapfile *f, size_t need)
 	return f->w.len - f->w.at >= need;
 }
 
-static int read_error(struct pcapfile *f, const char *msg)
+/* Reading stops: error @code (@what went wrong, in @msg's words) at the
+ * current record.  Returns @code. */
+static int read_fail(struct pcapfile *f, int code, const char *what, const char *msg)
 {
-	bool trunc = msg && strstr(msg, "truncated");
-	f->err = trunc ? BSC_ETRUNC : BSC_EMALF;
+	f->err = code;
 	f->done = true;
 	f->w.fast = false;
 	snprintf(f->errmsg, sizeof f->errmsg,
 		 "%s: %s at byte %" PRIu64 " (after record %" PRIu64
 		 "): %s; everything before it was read",
-		 f->name, trunc ? "truncated" : "corrupt record", f->w.offset, f->w.records,
-		 msg ? msg : "read error");
-	return f->err;
+		 f->name, what, f->w.offset, f->w.records, msg);
+	return code;
+}
+
+/* Reading stops on what libpcap reported (its words are all there is). */
+static int read_error(struct pcapfile *f, const char *msg)
+{
+	bool trunc = msg && strstr(msg, "truncated");
+
+	return read_fail(f, trunc ? BSC_ETRUNC : BSC_EMALF, trunc ? "truncated" : "corrupt record",
+			 msg ? msg : "read error");
+}
+
+/* Reading here stopped for lack of bytes: an I/O error, or the file ends
+ * inside a record (@msg says where). */
+static int read_short(struct pcapfile *f, const char *msg)
+{
+	char e[160];
+
+	if (!f->ioerr)
+		return read_fail(f, BSC_ETRUNC, "truncated", msg);
+	snprintf(e, sizeof e, "error reading dump file: %s", strerror(f->ioerr));
+	return read_fail(f, -f->ioerr, "read error", e);
 }
 
 /* The record whose header is at @h, its @cap bytes in the window. */
@@ -375,33 +460,26 @@ static int native_slow(struct pcapfile *f, struct pcapfile_rec *r)
 		return f->err;
 	if (!native_fill(f, REC_HDR)) {
 		size_t got = f->w.len - f->w.at;
-		if (f->ioerr)
-			snprintf(msg, sizeof msg, "error reading dump file: %s",
-				 strerror(f->ioerr));
-		else if (got == 0) {
+		if (got == 0 && !f->ioerr) {
 			f->done = true;
 			f->w.fast = false;
 			return 0;
-		} else
-			snprintf(msg, sizeof msg, "truncated dump file; tried to read %u header "
-				 "bytes, only got %zu", REC_HDR, got);
-		return read_error(f, msg);
+		}
+		snprintf(msg, sizeof msg, "truncated dump file; tried to read %u header "
+			 "bytes, only got %zu", REC_HDR, got);
+		return read_short(f, msg);
 	}
 	uint32_t cap = get32(f->w.win + f->w.at + 8, f->swapped);
 	if (cap > CAPLEN_MAX) {
 		snprintf(msg, sizeof msg, "invalid packet capture length %u, bigger than %s of %u",
 			 cap, cap > f->w.snaplen ? "snaplen" : "maximum",
 			 cap > f->w.snaplen ? f->w.snaplen : CAPLEN_MAX);
-		return read_error(f, msg);
+		return read_fail(f, BSC_EMALF, "corrupt record", msg);
 	}
 	if (!native_fill(f, REC_HDR + (size_t)cap)) {
-		if (f->ioerr)
-			snprintf(msg, sizeof msg, "error reading dump file: %s",
-				 strerror(f->ioerr));
-		else
-			snprintf(msg, sizeof msg, "truncated dump file; tried to read %u captured "
-				 "bytes, only got %zu", cap, f->w.len - f->w.at - REC_HDR);
-		return read_error(f, msg);
+		snprintf(msg, sizeof msg, "truncated dump file; tried to read %u captured "
+			 "bytes, only got %zu", cap, f->w.len - f->w.at - REC_HDR);
+		return read_short(f, msg);
 	}
 	native_take(f, f->w.win + f->w.at, cap, r);
 	return 1;
@@ -554,9 +632,8 @@ void pcapfile_close(struct pcapfile *f)
 	if (f->native && f->src.own && f->src.under != stdin)
 		fclose(f->src.under);
 	if (f->map) {
+		sigbus_unwatch(f->map);
 		munmap(f->map, f->maplen);
-		if (sigbus_name == f->name)
-			sigbus_name = NULL;
 	}
 	mem_free(f->buf);
 	mem_free(f->name);

@@ -37,19 +37,19 @@ struct pcapfile_rec {
  *  a pcap/pcapng file) or BSC_ENOMEM. */
 int pcapfile_open(struct pcapfile **out, const char *path, unsigned flags, char *err,
 		  size_t errlen);
-/** The same over an open stream (read from its current position); @name is
- *  used in messages.  On success the reader owns @fp and closes it (except
- *  stdin); on failure the caller still owns it. */
 /** The stream of capture @path ("-" = standard input), opened for a reader
  *  (unbuffered: the readers map the file or buffer it themselves).  0, or a
  *  negated errno with @err naming the file. */
 int pcapfile_fopen(const char *path, FILE **fp, char *err, size_t errlen);
+/** The same as pcapfile_open() over an open stream (read from its current
+ *  position); @name is used in messages.  On success the reader owns @fp and
+ *  closes it (except stdin); on failure the caller still owns it. */
 int pcapfile_open_fp(struct pcapfile **out, FILE *fp, const char *name, unsigned flags,
 		     char *err, size_t errlen);
 /** The next record into @r.  Returns 1 (a record), 0 (the end), BSC_ETRUNC
- *  (the file ends inside a record) or BSC_EMALF (a corrupt record, a read
- *  error); errors come after every record before the damage, and are
- *  sticky. */
+ *  (the file ends inside a record), BSC_EMALF (a corrupt record) or a
+ *  negated errno (a read error); errors come after every record before the
+ *  damage, and are sticky. */
 static inline int pcapfile_next(struct pcapfile *f, struct pcapfile_rec *r);
 /** Byte offset of the next record or, after an error, of the damage (the
  *  end of the last whole record).  From a pipe: bytes read from it. */

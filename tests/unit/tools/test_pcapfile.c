@@ -494,7 +494,45 @@ static void test_cut_while_mapped(void **state)
 	assert_true(got > 0);
 	msg[got] = '\0';
 	assert_non_null(strstr(msg, path));
-	assert_non_null(strstr(msg, "cut short while it was being read"));
+	assert_non_null(strstr(msg, "cut short while it was being read (SIGBUS at byte "));
+	unlink(path);
+}
+
+/* The SIGBUS handler is there while a capture is mapped, and only then; a
+ * program's own handler is left alone. */
+static void test_sigbus_handler_scope(void **state)
+{
+	(void)state;
+	char path[300], err[512];
+	struct sigaction runner, now, mine;
+	struct pcapfile *f, *g;
+	tmpdir_path(path, sizeof path, "scope.pcap");
+	big_file(path, 1000, 60);
+	assert_int_equal(sigaction(SIGBUS, NULL, &runner), 0); /* the test runner's */
+	signal(SIGBUS, SIG_DFL);
+	assert_int_equal(pcapfile_open(&f, path, 0, err, sizeof err), 0);
+	assert_true(pcapfile_mapped(f));
+	assert_int_equal(pcapfile_open(&g, path, 0, err, sizeof err), 0);
+	assert_true(pcapfile_mapped(g));
+	assert_int_equal(sigaction(SIGBUS, NULL, &now), 0);
+	assert_true(now.sa_flags & SA_SIGINFO);
+	pcapfile_close(f);
+	assert_int_equal(sigaction(SIGBUS, NULL, &now), 0);
+	assert_true(now.sa_flags & SA_SIGINFO); /* g is still mapped */
+	pcapfile_close(g);
+	assert_int_equal(sigaction(SIGBUS, NULL, &now), 0);
+	assert_true(now.sa_handler == SIG_DFL && !(now.sa_flags & SA_SIGINFO));
+	/* a handler of the program's own stays */
+	memset(&mine, 0, sizeof mine);
+	mine.sa_handler = SIG_IGN;
+	assert_int_equal(sigaction(SIGBUS, &mine, NULL), 0);
+	assert_int_equal(pcapfile_open(&f, path, 0, err, sizeof err), 0);
+	assert_int_equal(sigaction(SIGBUS, NULL, &now), 0);
+	assert_true(now.sa_handler == SIG_IGN);
+	pcapfile_close(f);
+	assert_int_equal(sigaction(SIGBUS, NULL, &now), 0);
+	assert_true(now.sa_handler == SIG_IGN);
+	assert_int_equal(sigaction(SIGBUS, &runner, NULL), 0);
 	unlink(path);
 }
 
@@ -503,6 +541,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_large_mapped),
 		cmocka_unit_test(test_cut_while_mapped),
+		cmocka_unit_test(test_sigbus_handler_scope),
 		cmocka_unit_test(test_byte_orders_and_precisions),
 		cmocka_unit_test(test_snaplen_cut),
 		cmocka_unit_test(test_damage),
