@@ -240,18 +240,15 @@ static HOT void transport(struct dk_packet *k, uint8_t proto, const uint8_t *d, 
 static HOT bool ipv4(const uint8_t *d, size_t len, struct dk_packet *k,
 			struct darknet_pcap_stats *st)
 {
-	if (len < 20) {
+	size_t ihl, tot;
+	switch (pktdec_ipv4_check(d, len, &ihl, &tot)) {
+	case PKTDEC_OK:
+		break;
+	case PKTDEC_TRUNC:
 		st->truncated++;
 		return false;
-	}
-	size_t ihl = (size_t)(d[0] & 0xF) * 4;
-	size_t tot = wire_get_u16(d + 2);
-	if ((d[0] >> 4) != 4 || ihl < 20 || tot < ihl) {
+	default:
 		st->bad_ip++;
-		return false;
-	}
-	if (ihl > len) {
-		st->truncated++;
 		return false;
 	}
 	uint16_t frag = wire_get_u16(d + 6);

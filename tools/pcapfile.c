@@ -439,15 +439,10 @@ static int read_short(struct pcapfile *f, const char *msg)
 static inline void native_take(struct pcapfile *f, const uint8_t *h, uint32_t cap,
 			       struct pcapfile_rec *r)
 {
-	/* time stamps as libpcap gives them: signed 32-bit fields, widened */
-	int64_t s64 = (int32_t)get32(h, f->swapped), f64 = (int32_t)get32(h + 4, f->swapped);
-	r->time_ns = (uint64_t)s64 * 1000000000u + (uint64_t)(f->w.usec ? f64 * 1000 : f64);
-	r->data = h + REC_HDR;
-	r->caplen = cap < f->w.snaplen ? cap : f->w.snaplen; /* libpcap drops bytes past it */
-	r->origlen = get32(h + 12, f->swapped);
-	f->w.at += REC_HDR + (size_t)cap;
-	f->w.offset += REC_HDR + (size_t)cap;
-	f->w.records++;
+	uint32_t hv[4] = { get32(h, f->swapped), get32(h + 4, f->swapped), cap,
+			   get32(h + 12, f->swapped) };
+
+	pcapfile_win_take(&f->w, h, hv, r);
 }
 
 /* The next record when the window may not hold it, checked as libpcap

@@ -90,6 +90,23 @@ struct pcapfile_win {
  *  libpcap's records. */
 int pcapfile_next_slow(struct pcapfile *f, struct pcapfile_rec *r);
 
+/** Hand out the record at @h, its header's four words @hv in our byte
+ *  order (its bytes are in the window), and step over it. */
+static inline void pcapfile_win_take(struct pcapfile_win *w, const uint8_t *h,
+				     const uint32_t hv[4], struct pcapfile_rec *r)
+{
+	/* time stamps as libpcap gives them: signed 32-bit, widened */
+	int64_t sec = (int32_t)hv[0], frac = (int32_t)hv[1];
+	r->time_ns = (uint64_t)sec * 1000000000u + (uint64_t)(w->usec ? frac * 1000 : frac);
+	r->data = h + PCAPFILE_REC_HDR;
+	/* libpcap drops the bytes past the snap length */
+	r->caplen = hv[2] < w->snaplen ? hv[2] : w->snaplen;
+	r->origlen = hv[3];
+	w->at += PCAPFILE_REC_HDR + (size_t)hv[2];
+	w->offset += PCAPFILE_REC_HDR + (size_t)hv[2];
+	w->records++;
+}
+
 static inline int pcapfile_next(struct pcapfile *f, struct pcapfile_rec *r)
 {
 	struct pcapfile_win *w = (struct pcapfile_win *)(void *)f;
@@ -104,17 +121,7 @@ static inline int pcapfile_next(struct pcapfile *f, struct pcapfile_rec *r)
 			 * does not prefetch into */
 			if (avail > PCAPFILE_PREFETCH)
 				__builtin_prefetch(h + PCAPFILE_PREFETCH);
-			/* time stamps as libpcap gives them: signed 32-bit, widened */
-			int64_t sec = (int32_t)hv[0], frac = (int32_t)hv[1];
-			r->time_ns = (uint64_t)sec * 1000000000u +
-				     (uint64_t)(w->usec ? frac * 1000 : frac);
-			r->data = h + PCAPFILE_REC_HDR;
-			/* libpcap drops the bytes past the snap length */
-			r->caplen = hv[2] < w->snaplen ? hv[2] : w->snaplen;
-			r->origlen = hv[3];
-			w->at += PCAPFILE_REC_HDR + (size_t)hv[2];
-			w->offset += PCAPFILE_REC_HDR + (size_t)hv[2];
-			w->records++;
+			pcapfile_win_take(w, h, hv, r);
 			return 1;
 		}
 	}

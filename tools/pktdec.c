@@ -120,14 +120,10 @@ static inline void set_addr6(struct bsc_addr *a, const uint8_t *b)
 
 static int ipv4(const uint8_t *d, size_t len, struct pktdec_ip *ip)
 {
-	if (len < 20)
-		return PKTDEC_TRUNC;
-	size_t ihl = (size_t)(d[0] & 0xF) * 4;
-	size_t tot = wire_get_u16(d + 2);
-	if ((d[0] >> 4) != 4 || ihl < 20 || tot < ihl)
-		return PKTDEC_BAD_IP;
-	if (ihl > len)
-		return PKTDEC_TRUNC;
+	size_t ihl, tot;
+	int rc = pktdec_ipv4_check(d, len, &ihl, &tot);
+	if (rc != PKTDEC_OK)
+		return rc;
 	uint16_t frag = wire_get_u16(d + 6);
 	set_addr4(&ip->src, d + 12);
 	set_addr4(&ip->dst, d + 16);

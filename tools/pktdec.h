@@ -30,6 +30,23 @@ enum pktdec_l4 {
 
 #define PKTDEC_FRAG_STOP 1u /* pktdec_ip: do not walk past an IPv6 fragment header */
 
+/** The checks of an IPv4 header at @d (@len captured bytes): PKTDEC_OK and
+ *  its header length *@ihl and total length *@tot, or PKTDEC_TRUNC or
+ *  PKTDEC_BAD_IP.  Inline: readers that decode into their own structure
+ *  share it with pktdec_ip(). */
+static inline int pktdec_ipv4_check(const uint8_t *d, size_t len, size_t *ihl, size_t *tot)
+{
+	if (len < 20)
+		return PKTDEC_TRUNC;
+	*ihl = (size_t)(d[0] & 0xF) * 4;
+	*tot = (size_t)d[2] << 8 | d[3];
+	if ((d[0] >> 4) != 4 || *ihl < 20 || *tot < *ihl)
+		return PKTDEC_BAD_IP;
+	if (*ihl > len)
+		return PKTDEC_TRUNC;
+	return PKTDEC_OK;
+}
+
 struct pktdec_ip {
 	struct bsc_addr src, dst;
 	size_t tot;        /* length the header claims: IPv4 total length, IPv6 40 + payload
