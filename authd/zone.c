@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include "authd/zone.h"
 #include "authd/zone_index.h"
 #include "authd/zone_parse.h"
@@ -66,12 +65,10 @@ static int arr_grow(void **arr, size_t *cap, size_t count, size_t size)
 {
 	if (count < *cap)
 		return 0;
-	size_t nc = *cap ? *cap * 2 : 64;
-	void *np = mem_realloc(*arr, nc * size);
+	void *np = mem_grow(*arr, cap, size, 64);
 	if (!np)
 		return BSC_ENOMEM;
 	*arr = np;
-	*cap = nc;
 	return 0;
 }
 
@@ -793,19 +790,18 @@ static size_t pow2_at_least(size_t n)
  * every query.  *@mem receives what to mem_free().  Returns 0 or BSC_ENOMEM. */
 static int index_alloc(size_t size, void **mem, void **out)
 {
-	bool huge = size >= ZI_HUGE;
-	size_t align = huge ? ZI_HUGE : ZI_LINE;
-	size_t len = huge ? (size + ZI_HUGE - 1) & ~(ZI_HUGE - 1) : size;
-	uint8_t *m = mem_calloc(len + align, 1);
+	void *m;
+	if (size >= ZI_HUGE) {
+		m = mem_alloc_large(size);
+		if (m)
+			memset(m, 0, size);
+	} else {
+		m = mem_calloc_aligned(ZI_LINE, size);
+	}
 	if (!m)
 		return BSC_ENOMEM;
-	uintptr_t a = ((uintptr_t)m + align - 1) & ~(uintptr_t)(align - 1);
-#ifdef MADV_HUGEPAGE
-	if (huge && madvise((void *)a, len, MADV_HUGEPAGE) != 0)
-		log_debug("zone: no huge pages for the index (%zu bytes)", len);
-#endif
 	*mem = m;
-	*out = (void *)a;
+	*out = m;
 	return 0;
 }
 

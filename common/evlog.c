@@ -391,14 +391,12 @@ int evlog_list(const char *dir, char ***names, size_t *n)
 		if (!name_seq(e->d_name, &seq))
 			continue;
 		if (cnt == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			char **nv = mem_realloc(v, ncap * sizeof *nv);
+			char **nv = mem_grow(v, &cap, sizeof *nv, 16);
 			if (!nv) {
 				rc = BSC_ENOMEM;
 				break;
 			}
 			v = nv;
-			cap = ncap;
 		}
 		v[cnt] = mem_strdup(e->d_name);
 		if (!v[cnt]) {

@@ -1250,14 +1250,12 @@ static int merger_open(struct merger *m, MDB_txn *txn, MDB_dbi dbi, uint64_t fro
 	m->plen = plen;
 	for (;;) {
 		if (m->n == m->cap) {
-			size_t ncap = m->cap ? m->cap * 2 : 16;
-			struct msrc *ns = mem_realloc(m->src, ncap * sizeof *ns);
+			struct msrc *ns = mem_grow(m->src, &m->cap, sizeof *ns, 16);
 			if (!ns) {
 				rc = BSC_ENOMEM;
 				break;
 			}
 			m->src = ns;
-			m->cap = ncap;
 		}
 		struct msrc *src = &m->src[m->n];
 		memset(src, 0, sizeof *src);
