@@ -141,7 +141,7 @@ static size_t frame(uint8_t *f, const struct addr *src, uint16_t sport, bool rep
 		uint16_t c = genutil_csum_fold(s);
 		if (c == 0)
 			c = 0xffff;
-		genutil_put16(u + 6, c);
+		wire_put_u16(u + 6, c);
 	}
 	return GENUTIL_ETH_LEN + ip + ulen;
 }
@@ -267,7 +267,7 @@ int main(int argc, char **argv)
 	}
 	if (genutil_pcap_open(&pw, o.out) < 0)
 		goto out;
-	uint64_t t0 = o.start_s * GENUTIL_NS_PER_S, step = o.span_s * GENUTIL_NS_PER_S / o.count;
+	uint64_t t0 = o.start_s * NS_PER_S, step = o.span_s * NS_PER_S / o.count;
 	uint8_t dns[512], f[1600];
 	for (uint64_t i = 0; i < o.count; i++) {
 		const struct addr *orig = &origs[zipf_draw(&zo, &r)];

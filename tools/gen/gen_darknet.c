@@ -122,16 +122,16 @@ static void set_src(const struct actor *a, struct pk *k)
 		memcpy(k->src, src6, 4);
 		k->src[4] = 0;
 		k->src[5] = 5;
-		genutil_put32(k->src + 8, a->key);
-		genutil_put32(k->src + 12, a->src4);
+		be_put32(k->src + 8, a->key);
+		be_put32(k->src + 12, a->src4);
 	} else {
-		genutil_put32(k->src, a->src4);
+		be_put32(k->src, a->src4);
 	}
 }
 
 static void dst4(struct pk *k, uint32_t d)
 {
-	genutil_put32(k->dst, d);
+	be_put32(k->dst, d);
 }
 
 static uint32_t rand_dst4(struct genutil_rng *r)
@@ -149,10 +149,10 @@ static void rand_dst6(struct pk *k, struct genutil_rng *r)
 	memset(k->dst + 8, 0, 8);
 	if ((x >> 8) & 1) {
 		/* low addresses: ::1, ::2, ... */
-		genutil_put32(k->dst + 12, (uint32_t)(x >> 16) & 0xffff);
+		be_put32(k->dst + 12, (uint32_t)(x >> 16) & 0xffff);
 	} else {
-		genutil_put32(k->dst + 8, (uint32_t)(x >> 24));
-		genutil_put32(k->dst + 12, (uint32_t)genutil_rng_next(r));
+		be_put32(k->dst + 8, (uint32_t)(x >> 24));
+		be_put32(k->dst + 12, (uint32_t)genutil_rng_next(r));
 	}
 }
 
@@ -164,17 +164,17 @@ static void tcp(struct pk *k, uint16_t sport, uint16_t dport, uint32_t seq, uint
 	size_t len = mss ? 24 : 20;
 
 	memset(t, 0, len);
-	genutil_put16(t, sport);
-	genutil_put16(t + 2, dport);
-	genutil_put32(t + 4, seq);
-	genutil_put32(t + 8, ack);
+	wire_put_u16(t, sport);
+	wire_put_u16(t + 2, dport);
+	be_put32(t + 4, seq);
+	be_put32(t + 8, ack);
 	t[12] = (uint8_t)((len / 4) << 4);
 	t[13] = flags;
-	genutil_put16(t + 14, win);
+	wire_put_u16(t + 14, win);
 	if (mss) {
 		t[20] = 2;
 		t[21] = 4;
-		genutil_put16(t + 22, mss);
+		wire_put_u16(t + 22, mss);
 	}
 	k->proto = 6;
 	k->l4len = len;
@@ -194,7 +194,7 @@ static void udp(struct pk *k, uint16_t sport, uint16_t dport, size_t payload, st
 static void icmp_finish(struct pk *k)
 {
 	k->l4[2] = k->l4[3] = 0;
-	genutil_put16(k->l4 + 2, genutil_csum(k->l4, k->l4len));
+	wire_put_u16(k->l4 + 2, genutil_csum(k->l4, k->l4len));
 }
 
 static void icmp_echo(struct pk *k, uint8_t type, uint16_t id, uint16_t seq)
@@ -203,8 +203,8 @@ static void icmp_echo(struct pk *k, uint8_t type, uint16_t id, uint16_t seq)
 
 	memset(m, 0, 16);
 	m[0] = type;
-	genutil_put16(m + 4, id);
-	genutil_put16(m + 6, seq);
+	wire_put_u16(m + 4, id);
+	wire_put_u16(m + 6, seq);
 	k->l4len = 16;
 	k->proto = k->v6 ? 58 : 1;
 	icmp_finish(k);
@@ -220,15 +220,15 @@ static void icmp_error(struct pk *k, uint8_t type, uint8_t code, uint32_t from, 
 	m[0] = type;
 	m[1] = code;
 	ih[0] = 0x45;
-	genutil_put16(ih + 2, 40);
-	genutil_put16(ih + 4, (uint32_t)genutil_rng_next(r));
+	wire_put_u16(ih + 2, 40);
+	wire_put_u16(ih + 4, (uint32_t)genutil_rng_next(r));
 	ih[8] = 1 + (uint8_t)genutil_rng_below(r, 60);
 	ih[9] = 6;
-	genutil_put32(ih + 12, from);
-	genutil_put32(ih + 16, to);
-	genutil_put16(ih + 20, 1024 + genutil_rng_below(r, 64000));
-	genutil_put16(ih + 22, 80);
-	genutil_put32(ih + 24, (uint32_t)genutil_rng_next(r));
+	be_put32(ih + 12, from);
+	be_put32(ih + 16, to);
+	wire_put_u16(ih + 20, 1024 + genutil_rng_below(r, 64000));
+	wire_put_u16(ih + 22, 80);
+	be_put32(ih + 24, (uint32_t)genutil_rng_next(r));
 	k->l4len = 36;
 	k->proto = 1;
 	icmp_finish(k);
@@ -327,7 +327,7 @@ static void gen_packet(struct actor *a, struct genutil_rng *r, struct pk *k)
 		k->proto = 17;
 		if (a->sent % 2 == 0) {
 			udp(k, eph, a->port, 64, r);
-			genutil_put16(k->l4 + 4, 72);
+			wire_put_u16(k->l4 + 4, 72);
 			k->l4len = 40; /* UDP header and 32 bytes; 32 more follow */
 			k->frag = 0x2000; /* MF */
 		} else {
@@ -358,11 +358,11 @@ static void gen_packet(struct actor *a, struct genutil_rng *r, struct pk *k)
 		dst4(k, a->dst[a->sent % a->ndst]);
 		memset(k->l4, 0, 24);
 		if (a->variant == 0) {
-			genutil_put16(k->l4 + 2, 0x0800);
+			wire_put_u16(k->l4 + 2, 0x0800);
 			k->proto = 47;
 		} else {
-			genutil_put32(k->l4, a->key);
-			genutil_put32(k->l4 + 4, a->sent);
+			be_put32(k->l4, a->key);
+			be_put32(k->l4 + 4, a->sent);
 			k->proto = 50;
 		}
 		k->l4len = 24;
@@ -378,7 +378,7 @@ static void gen_packet(struct actor *a, struct genutil_rng *r, struct pk *k)
 			k->v6frag = true;
 			if (a->sent % 2 == 0) {
 				udp(k, a->sport, a->port, 24, r);
-				genutil_put16(k->l4 + 4, 64);
+				wire_put_u16(k->l4 + 4, 64);
 				k->v6off = 1; /* M */
 			} else {
 				memset(k->l4, 0, 32);
@@ -411,8 +411,8 @@ static size_t frame(uint8_t *f, const struct pk *k)
 			uint8_t *x = h + GENUTIL_IPV6_LEN;
 			x[0] = k->proto;
 			x[1] = 0;
-			genutil_put16(x + 2, k->v6off);
-			genutil_put32(x + 4, genutil_get32(k->src + 12) ^ k->ip_id);
+			wire_put_u16(x + 2, k->v6off);
+			be_put32(x + 4, be_get32(k->src + 12) ^ k->ip_id);
 			ip += 8;
 		}
 	} else {
@@ -649,7 +649,7 @@ int gen_darknet_main(int argc, char **argv)
 	}
 	if (genutil_pcap_open(&pw, o.out) < 0)
 		goto out;
-	uint64_t t0 = o.start_s * GENUTIL_NS_PER_S, step = o.span_s * GENUTIL_NS_PER_S / n;
+	uint64_t t0 = o.start_s * NS_PER_S, step = o.span_s * NS_PER_S / n;
 	uint8_t f[FRAME_MAX];
 	for (size_t i = 0; i < n; i++) {
 		struct actor *a = &acts[sched[i]];

@@ -38,7 +38,7 @@ void genutil_eth_write(uint8_t *f, bool v6, bool reverse)
 
 	memcpy(f, reverse ? mac_a : mac_b, 6);
 	memcpy(f + 6, reverse ? mac_b : mac_a, 6);
-	genutil_put16(f + 12, v6 ? 0x86dd : 0x0800);
+	wire_put_u16(f + 12, v6 ? 0x86dd : 0x0800);
 }
 
 /*  0        1      2            4      6             8     9       10     12    16    20
@@ -48,14 +48,14 @@ void genutil_ipv4_write(uint8_t *h, size_t payload, uint16_t id, uint16_t frag, 
 {
 	memset(h, 0, GENUTIL_IPV4_LEN);
 	h[0] = 0x45;
-	genutil_put16(h + 2, (uint32_t)(GENUTIL_IPV4_LEN + payload));
-	genutil_put16(h + 4, id);
-	genutil_put16(h + 6, frag);
+	wire_put_u16(h + 2, (uint32_t)(GENUTIL_IPV4_LEN + payload));
+	wire_put_u16(h + 4, id);
+	wire_put_u16(h + 6, frag);
 	h[8] = ttl;
 	h[9] = proto;
 	memcpy(h + 12, src, 4);
 	memcpy(h + 16, dst, 4);
-	genutil_put16(h + 10, genutil_csum(h, GENUTIL_IPV4_LEN));
+	wire_put_u16(h + 10, genutil_csum(h, GENUTIL_IPV4_LEN));
 }
 
 /*  0               4             6      7      8     24    40
@@ -65,7 +65,7 @@ void genutil_ipv6_write(uint8_t *h, size_t payload, uint8_t next, uint8_t hlim,
 {
 	memset(h, 0, GENUTIL_IPV6_LEN);
 	h[0] = 0x60;
-	genutil_put16(h + 4, (uint32_t)payload);
+	wire_put_u16(h + 4, (uint32_t)payload);
 	h[6] = next;
 	h[7] = hlim;
 	memcpy(h + 8, src, 16);
@@ -76,10 +76,10 @@ void genutil_ipv6_write(uint8_t *h, size_t payload, uint8_t next, uint8_t hlim,
  *  | sport | dport | len  | csum | */
 void genutil_udp_write(uint8_t *u, uint16_t sport, uint16_t dport, size_t len)
 {
-	genutil_put16(u, sport);
-	genutil_put16(u + 2, dport);
-	genutil_put16(u + 4, (uint32_t)len);
-	genutil_put16(u + 6, 0);
+	wire_put_u16(u, sport);
+	wire_put_u16(u + 2, dport);
+	wire_put_u16(u + 4, (uint32_t)len);
+	wire_put_u16(u + 6, 0);
 }
 
 int genutil_pcap_open(struct genutil_pcap *w, const char *path)
@@ -102,8 +102,8 @@ void genutil_pcap_write(struct genutil_pcap *w, uint64_t ts_ns, const uint8_t *f
 {
 	struct pcap_pkthdr h;
 
-	h.ts.tv_sec = (time_t)(ts_ns / GENUTIL_NS_PER_S);
-	h.ts.tv_usec = (suseconds_t)(ts_ns % GENUTIL_NS_PER_S); /* ns: nanosecond file */
+	h.ts.tv_sec = (time_t)(ts_ns / NS_PER_S);
+	h.ts.tv_usec = (suseconds_t)(ts_ns % NS_PER_S); /* ns: nanosecond file */
 	h.caplen = h.len = (bpf_u_int32)len;
 	pcap_dump((u_char *)w->dump, &h, f);
 }

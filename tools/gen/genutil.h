@@ -1,5 +1,5 @@
 /* tools/gen/genutil.h — what the generators of backscope-gen share: the
- * splitmix64 random generator, big-endian stores, the Internet checksum, the
+ * splitmix64 random generator, the Internet checksum, the
  * Ethernet, IPv4, IPv6 and UDP header writers and the pcap writer
  * (nanosecond timestamps, Ethernet).
  *
@@ -9,8 +9,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "common/bucket.h" /* be_put32, be_get32, NS_PER_S */
+#include "common/wire.h"   /* wire_put_u16 */
 
-#define GENUTIL_NS_PER_S 1000000000ull
 #define GENUTIL_ETH_LEN 14 /* Ethernet header */
 #define GENUTIL_IPV4_LEN 20 /* IPv4 header without options */
 #define GENUTIL_IPV6_LEN 40 /* IPv6 fixed header */
@@ -41,28 +42,6 @@ static inline double genutil_rng_unit(struct genutil_rng *r)
 static inline uint32_t genutil_rng_below(struct genutil_rng *r, uint32_t n)
 {
 	return (uint32_t)(((genutil_rng_next(r) >> 32) * n) >> 32);
-}
-
-/** Store the low 16 bits of @v at @p, big-endian. */
-static inline void genutil_put16(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-/** Store @v at @p, big-endian. */
-static inline void genutil_put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-/** The big-endian 32-bit value at @p. */
-static inline uint32_t genutil_get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
 /** Add the @n bytes at @p (16-bit big-endian words, an odd last byte padded
