@@ -21,7 +21,7 @@
 static const char *write_file(const char *name, const char *text)
 {
 	static char path[512];
-	snprintf(path, sizeof path, "%s/%s", test_tmpdir, name);
+	tmpdir_path(path, sizeof path, name);
 	FILE *f = fopen(path, "w");
 	assert_non_null(f);
 	fputs(text, f);

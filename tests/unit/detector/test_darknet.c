@@ -339,10 +339,21 @@ static void collect(const struct dk_record *r, void *arg)
 	k->rec[k->n++] = *r;
 }
 
+/* A labeler of config @c whose records go to @k (emptied). */
+static struct darknet *mk_with(struct sink *k, struct dk_config *c)
+{
+	struct darknet *dk;
+
+	c->emit = collect;
+	c->emit_arg = k;
+	memset(k, 0, sizeof *k);
+	assert_int_equal(darknet_create(&dk, c), 0);
+	return dk;
+}
+
 static struct darknet *mk(struct sink *k, uint64_t size, uint32_t max_src, uint32_t exact)
 {
 	struct dk_config c;
-	struct darknet *dk;
 
 	darknet_config_default(&c);
 	c.darknet_size = size;
@@ -350,11 +361,7 @@ static struct darknet *mk(struct sink *k, uint64_t size, uint32_t max_src, uint3
 		c.max_sources = max_src;
 	if (exact)
 		c.exact_cap = exact;
-	c.emit = collect;
-	c.emit_arg = k;
-	memset(k, 0, sizeof *k);
-	assert_int_equal(darknet_create(&dk, &c), 0);
-	return dk;
+	return mk_with(k, &c);
 }
 
 static void set_v4(struct bsc_addr *a, uint32_t x)
@@ -945,9 +952,7 @@ static struct sink *batch_run(uint32_t batch, const struct dk_packet *ps, size_t
 	c.exact_cap = 16;
 	c.window_ns = 60 * SEC;
 	c.batch = batch;
-	c.emit = collect;
-	c.emit_arg = k;
-	assert_int_equal(darknet_create(&dk, &c), 0);
+	dk = mk_with(k, &c);
 	for (size_t i = 0; i < n; i++)
 		add(dk, &ps[i]);
 	darknet_flush(dk);

@@ -435,13 +435,12 @@ static void test_large_mapped(void **state)
 	assert_int_equal(pcapfile_offset(f), 24 + (uint64_t)n * (16 + caplen));
 	/* the mapping's pages up to the last window were given back */
 	FILE *st = fopen("/proc/self/statm", "r");
-	if (st) {
-		unsigned long size, resident;
-		if (fscanf(st, "%lu %lu", &size, &resident) == 2)
-			assert_true(resident * (unsigned long)sysconf(_SC_PAGESIZE) <
-				    (unsigned long)(24 + (uint64_t)n * (16 + caplen)) * 3 / 4);
-		fclose(st);
-	}
+	unsigned long size, resident;
+	assert_non_null(st);
+	assert_int_equal(fscanf(st, "%lu %lu", &size, &resident), 2);
+	fclose(st);
+	assert_true(resident * (unsigned long)sysconf(_SC_PAGESIZE) <
+		    (unsigned long)(24 + (uint64_t)n * (16 + caplen)) * 3 / 4);
 	pcapfile_close(f);
 	unlink(path);
 }
