@@ -283,12 +283,10 @@ static const char *tok_str(const struct zp_entry *e, size_t i)
 static int entry_push(struct zp_entry *e, const char *s, size_t len, bool quoted)
 {
 	if (e->ntok == e->tcap) {
-		size_t nc = e->tcap ? e->tcap * 2 : 16;
-		struct zp_tok *nt = mem_realloc(e->toks, nc * sizeof *nt);
+		struct zp_tok *nt = mem_grow(e->toks, &e->tcap, sizeof *nt, 16);
 		if (!nt)
 			return BSC_ENOMEM;
 		e->toks = nt;
-		e->tcap = nc;
 	}
 	if (e->tlen + len + 1 > e->xcap) {
 		size_t nc = e->xcap ? e->xcap : 256;

@@ -379,12 +379,10 @@ fail:
 int cli_table_add(struct cli_table *t, const char *text)
 {
 	if (t->n == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 64;
-		char **c = mem_realloc(t->cells, cap * sizeof *c);
+		char **c = mem_grow(t->cells, &t->cap, sizeof *c, 64);
 		if (!c)
 			return BSC_ENOMEM;
 		t->cells = c;
-		t->cap = cap;
 	}
 	char *dup = mem_strdup(text ? text : "");
 	if (!dup)

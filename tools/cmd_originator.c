@@ -21,12 +21,10 @@ struct vec {
 static void *vec_push(struct vec *x)
 {
 	if (x->n == x->cap) {
-		size_t cap = x->cap ? x->cap * 2 : 64;
-		void *v = mem_realloc(x->v, cap * x->size);
+		void *v = mem_grow(x->v, &x->cap, x->size, 64);
 		if (!v)
 			return NULL;
 		x->v = v;
-		x->cap = cap;
 	}
 	return (char *)x->v + x->n++ * x->size;
 }
