@@ -33,6 +33,7 @@
 #define SLOTS_MIN 16               /* source table slots at first */
 #define BATCH_DEFAULT (1u << 20)   /* packets added at once, grouped by source */
 #define RADIX_BITS 11              /* the batch is split in 2^11 groups of sources */
+#define LOCAL_BITS 12              /* a group is sorted by up to 12 more bits */
 #define AHEAD 8                    /* packets ahead whose source is prefetched */
 #define PIPE 16                    /* packets queued while their table slot is fetched */
 
@@ -148,6 +149,8 @@ struct darknet {
 	struct dk_tuple *scratch;   /* room for sorting one source's tuples */
 	uint32_t group_shift;       /* source number >> group_shift = its group */
 	uint32_t group_cnt[1u << RADIX_BITS]; /* packets per group in the batch */
+	uint32_t group_end[1u << RADIX_BITS]; /* where each group ends, grouped */
+	uint32_t local_cnt[1u << LOCAL_BITS]; /* packets per source in a group */
 	uint32_t nbatch;
 	struct dk_pend pipe[PIPE];  /* queued packets, oldest at @pipe_head; their
 				     * entries follow the batch's */
@@ -1006,8 +1009,44 @@ static struct dk_ent *batch_group(struct darknet *dk)
 	}
 	for (uint32_t i = 0; i < n; i++)
 		to[cnt[from[i].sidx >> shift]++] = from[i];
+	memcpy(dk->group_end, cnt, sizeof dk->group_end);
 	memset(cnt, 0, sizeof dk->group_cnt);
 	return to;
+}
+
+/* Sort each group of @from (batch_group()) by source into @to, stably:
+ * each source's packets then follow one another, so its lines are fetched
+ * once per batch and stay in the cache for all of them.  A group is in the
+ * cache while it is sorted.  (With more than 2^LOCAL_BITS sources to a
+ * group, runs of neighbouring sources are sorted together.) */
+static void batch_sort_groups(struct darknet *dk, const struct dk_ent *from, struct dk_ent *to)
+{
+	uint32_t bits = dk->group_shift < LOCAL_BITS ? dk->group_shift : LOCAL_BITS;
+	uint32_t sh = dk->group_shift - bits, mask = (1u << bits) - 1, lo = 0;
+	uint32_t *cnt = dk->local_cnt;
+
+	for (uint32_t d = 0; d < (1u << RADIX_BITS); d++) {
+		uint32_t hi = dk->group_end[d], sum = lo;
+
+		if (hi - lo < 2) {
+			if (hi > lo)
+				to[lo] = from[lo];
+			lo = hi;
+			continue;
+		}
+		memset(cnt, 0, ((size_t)mask + 1) * sizeof *cnt);
+		for (uint32_t i = lo; i < hi; i++)
+			cnt[(from[i].sidx >> sh) & mask]++;
+		for (uint32_t k = 0; k <= mask; k++) {
+			uint32_t c = cnt[k];
+
+			cnt[k] = sum;
+			sum += c;
+		}
+		for (uint32_t i = lo; i < hi; i++)
+			to[cnt[(from[i].sidx >> sh) & mask]++] = from[i];
+		lo = hi;
+	}
 }
 
 static void prefetch_lines(const void *p, size_t len)
@@ -1030,6 +1069,9 @@ static void batch_apply(struct darknet *dk)
 	if (n == 0)
 		return;
 	e = batch_group(dk);
+	/* the batch's entries are free now (the queued packets' follow them) */
+	batch_sort_groups(dk, e, dk->batch);
+	e = dk->batch;
 	/* ring[k % AHEAD]: the source of e[k], for the AHEAD entries from i on */
 	for (uint32_t k = 0; k < n && k < AHEAD; k++)
 		ring[k] = k && e[k].sidx == e[k - 1].sidx ? ring[k - 1] : src_at(dk, e[k].sidx);

@@ -940,8 +940,11 @@ static void test_agg_nomem(void **state)
 
 /* A mixed stream (with late packets) through batches of 1 (each packet
  * added at once), 7, 1000 and the default gives the same records, byte for
- * byte: grouping by source keeps each source's packets in order. */
-static struct sink *batch_run(uint32_t batch, const struct dk_packet *ps, size_t n)
+ * byte: grouping by source keeps each source's packets in order.  So does
+ * a max_sources large enough that a group's sources are sorted two at a
+ * time (batch_sort_groups()). */
+static struct sink *batch_run(uint32_t batch, uint32_t max_sources, const struct dk_packet *ps,
+			      size_t n)
 {
 	struct sink *k = mem_calloc(1, sizeof *k);
 	struct dk_config c;
@@ -952,6 +955,8 @@ static struct sink *batch_run(uint32_t batch, const struct dk_packet *ps, size_t
 	c.exact_cap = 16;
 	c.window_ns = 60 * SEC;
 	c.batch = batch;
+	if (max_sources)
+		c.max_sources = max_sources;
 	dk = mk_with(k, &c);
 	for (size_t i = 0; i < n; i++)
 		add(dk, &ps[i]);
@@ -964,7 +969,8 @@ static void test_agg_batch_sizes(void **state)
 {
 	const size_t n = 30000;
 	struct dk_packet *ps = mem_calloc(n, sizeof *ps);
-	const uint32_t batches[] = { 7, 1000, 0 };
+	const uint32_t batches[][2] = { { 7, 0 }, { 1000, 0 }, { 0, 0 }, { 1000, 1u << 24 },
+					{ 0, 1u << 24 } };
 	uint64_t x = 12345;
 	struct sink *ref;
 
@@ -998,10 +1004,10 @@ static void test_agg_batch_sizes(void **state)
 			ps[i].src.prefix = ps[i].dst.prefix = 128;
 		}
 	}
-	ref = batch_run(1, ps, n);
+	ref = batch_run(1, 0, ps, n);
 	assert_true(ref->n > 200);
 	for (size_t b = 0; b < sizeof batches / sizeof batches[0]; b++) {
-		struct sink *k = batch_run(batches[b], ps, n);
+		struct sink *k = batch_run(batches[b][0], batches[b][1], ps, n);
 
 		assert_int_equal(k->n, ref->n);
 		for (size_t i = 0; i < k->n; i++)
