@@ -34,6 +34,7 @@
 #define BATCH_DEFAULT (1u << 20)   /* packets added at once, grouped by source */
 #define RADIX_BITS 11              /* the batch is split in 2^11 groups of sources */
 #define LOCAL_BITS 12              /* a group is sorted by up to 12 more bits */
+#define LOCAL_MAX 4096             /* entries of a group sorted into dk->local */
 #define AHEAD 8                    /* packets ahead whose source is prefetched */
 #define PIPE 16                    /* packets queued while their table slot is fetched */
 
@@ -151,6 +152,7 @@ struct darknet {
 	uint32_t group_cnt[1u << RADIX_BITS]; /* packets per group in the batch */
 	uint32_t group_end[1u << RADIX_BITS]; /* where each group ends, grouped */
 	uint32_t local_cnt[1u << LOCAL_BITS]; /* packets per source in a group */
+	struct dk_ent local[LOCAL_MAX]; /* a group sorted by source (group_sort()) */
 	uint32_t nbatch;
 	struct dk_pend pipe[PIPE];  /* queued packets, oldest at @pipe_head; their
 				     * entries follow the batch's */
@@ -1014,39 +1016,28 @@ static struct dk_ent *batch_group(struct darknet *dk)
 	return to;
 }
 
-/* Sort each group of @from (batch_group()) by source into @to, stably:
- * each source's packets then follow one another, so its lines are fetched
- * once per batch and stay in the cache for all of them.  A group is in the
- * cache while it is sorted.  (With more than 2^LOCAL_BITS sources to a
- * group, runs of neighbouring sources are sorted together.) */
-static void batch_sort_groups(struct darknet *dk, const struct dk_ent *from, struct dk_ent *to)
+/* Sort the group @from[0..m) by source, stably, into @to: each source's
+ * packets then follow one another, so its lines are fetched once per batch
+ * and stay in the cache for all of them.  (With more than 2^LOCAL_BITS
+ * sources to a group, neighbouring sources are sorted together.) */
+static void group_sort(struct darknet *dk, const struct dk_ent *from, uint32_t m,
+		       struct dk_ent *to)
 {
 	uint32_t bits = dk->group_shift < LOCAL_BITS ? dk->group_shift : LOCAL_BITS;
-	uint32_t sh = dk->group_shift - bits, mask = (1u << bits) - 1, lo = 0;
+	uint32_t sh = dk->group_shift - bits, mask = (1u << bits) - 1, sum = 0;
 	uint32_t *cnt = dk->local_cnt;
 
-	for (uint32_t d = 0; d < (1u << RADIX_BITS); d++) {
-		uint32_t hi = dk->group_end[d], sum = lo;
+	memset(cnt, 0, ((size_t)mask + 1) * sizeof *cnt);
+	for (uint32_t i = 0; i < m; i++)
+		cnt[(from[i].sidx >> sh) & mask]++;
+	for (uint32_t k = 0; k <= mask; k++) {
+		uint32_t c = cnt[k];
 
-		if (hi - lo < 2) {
-			if (hi > lo)
-				to[lo] = from[lo];
-			lo = hi;
-			continue;
-		}
-		memset(cnt, 0, ((size_t)mask + 1) * sizeof *cnt);
-		for (uint32_t i = lo; i < hi; i++)
-			cnt[(from[i].sidx >> sh) & mask]++;
-		for (uint32_t k = 0; k <= mask; k++) {
-			uint32_t c = cnt[k];
-
-			cnt[k] = sum;
-			sum += c;
-		}
-		for (uint32_t i = lo; i < hi; i++)
-			to[cnt[(from[i].sidx >> sh) & mask]++] = from[i];
-		lo = hi;
+		cnt[k] = sum;
+		sum += c;
 	}
+	for (uint32_t i = 0; i < m; i++)
+		to[cnt[(from[i].sidx >> sh) & mask]++] = from[i];
 }
 
 static void prefetch_lines(const void *p, size_t len)
@@ -1057,27 +1048,21 @@ static void prefetch_lines(const void *p, size_t len)
 		__builtin_prefetch(c + off, 1);
 }
 
-/* Add the batch to its sources, group after group: a group's sources,
- * tables and sketches stay in the cache while its packets are added.  A
- * source's lines are fetched a few packets before it is needed. */
-static void batch_apply(struct darknet *dk)
+/* Add the packets @e[0..m) of one group, sorted by source.  A source's
+ * lines are fetched a few packets before it is needed. */
+static void group_add(struct darknet *dk, const struct dk_ent *e, uint32_t m)
 {
-	uint32_t n = dk->nbatch;
 	struct dk_src *s, *ring[AHEAD];
-	struct dk_ent *e;
 
-	if (n == 0)
-		return;
-	e = batch_group(dk);
-	/* the batch's entries are free now (the queued packets' follow them) */
-	batch_sort_groups(dk, e, dk->batch);
-	e = dk->batch;
 	/* ring[k % AHEAD]: the source of e[k], for the AHEAD entries from i on */
-	for (uint32_t k = 0; k < n && k < AHEAD; k++)
+	for (uint32_t k = 0; k < m && k < AHEAD; k++) {
 		ring[k] = k && e[k].sidx == e[k - 1].sidx ? ring[k - 1] : src_at(dk, e[k].sidx);
-	for (uint32_t i = 0; i < n; i++) {
+		if (!k || ring[k] != ring[k - 1])
+			prefetch_lines(ring[k], sizeof(struct dk_src));
+	}
+	for (uint32_t i = 0; i < m; i++) {
 		s = ring[i % AHEAD];
-		if (i + AHEAD < n) {
+		if (i + AHEAD < m) {
 			uint32_t k = i + AHEAD;
 
 			if (e[k].sidx != e[k - 1].sidx) {
@@ -1091,6 +1076,33 @@ static void batch_apply(struct darknet *dk)
 		if (e[i].fp.flags)
 			fingerprint_apply(&s->fp, &e[i].fp);
 		tuple_add(dk, s, e[i].dst, e[i].key & KEY_MASK);
+	}
+}
+
+/* Add the batch to its sources, group after group (batch_group()): a
+ * group's sources, tables and sketches stay in the cache while its packets
+ * are sorted by source (group_sort(), into a buffer that stays in the cache,
+ * or into the batch's own entries for a large group) and added. */
+static void batch_apply(struct darknet *dk)
+{
+	uint32_t n = dk->nbatch, lo = 0;
+	struct dk_ent *e;
+
+	if (n == 0)
+		return;
+	e = batch_group(dk);
+	for (uint32_t d = 0; d < (1u << RADIX_BITS); d++) {
+		uint32_t hi = dk->group_end[d], m = hi - lo;
+		/* the batch's entries are free now (the queued packets' follow them) */
+		struct dk_ent *to = m <= LOCAL_MAX ? dk->local : dk->batch + lo;
+
+		if (m > 1) {
+			group_sort(dk, e + lo, m, to);
+			group_add(dk, to, m);
+		} else if (m) {
+			group_add(dk, e + lo, m);
+		}
+		lo = hi;
 	}
 	/* the entries of the packets still queued move to the front */
 	memmove(dk->batch, dk->batch + n, dk->npipe * sizeof *dk->batch);
