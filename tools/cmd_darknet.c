@@ -95,8 +95,6 @@ static int dn_read(const struct cli_global *g, struct darknet *dk, const char *p
 
 /* Write the labels into the store's label DB: one transaction, the map
  * grown when full.  Each window must cover whole buckets of the store. */
-/* Write the labels into the store's label DB: one transaction, the map
- * grown when full.  Each window must cover whole buckets of the store. */
 static int dn_store(const struct cli_global *g, struct store_label *l, size_t n,
 		    uint64_t window_s)
 {

@@ -131,17 +131,28 @@ static int src_close(void *c)
 
 /* A capture cut shorter while it is mapped makes the next read past its new
  * end fault (SIGBUS).  Unless the program handles SIGBUS itself, a fault
- * inside a mapped capture ends it with a message naming the file and the
- * byte; any other SIGBUS keeps its default action.  The handler is
- * installed while a capture is mapped, and removed after the last one. */
+ * inside a mapped capture puts zero pages over the rest of that mapping (so
+ * the read goes on), records where they start and raises
+ * pcapfile_sigbus_cut: the record that faulted is not handed out, and
+ * reading the file stops there as at any damage (native_cut()).  Should the
+ * zero pages not be had, the program ends with a message naming the file
+ * and the byte.  Any other SIGBUS keeps its default action.  The handler is
+ * installed while a capture is mapped, and removed after the last one.
+ * (It calls mmap(), a system call without locks in glibc, though not on
+ * POSIX's list of async-signal-safe functions.) */
 #define SIGBUS_MAPS 8
+#define CUT_NONE UINTPTR_MAX
 
 static struct {
 	const char *volatile name;      /* NULL: a free entry */
 	volatile uintptr_t start, len;
+	volatile uintptr_t cut;         /* zero pages from here on, or CUT_NONE */
 } sigbus_maps[SIGBUS_MAPS];
 static int sigbus_used;                 /* entries taken */
 static bool sigbus_ours;                /* the handler is installed by us */
+static uintptr_t sigbus_page = 4096;
+
+volatile sig_atomic_t pcapfile_sigbus_cut;
 
 /* @v in decimal at the end of @buf (async-signal-safe); its first digit. */
 static char *sig_u64(char *end, uint64_t v)
@@ -172,10 +183,21 @@ static void sigbus_handler(int sig, siginfo_t *si, void *ctx)
 	(void)ctx;
 	for (int i = 0; i < SIGBUS_MAPS; i++) {
 		const char *n = sigbus_maps[i].name;
+		uintptr_t start = sigbus_maps[i].start, end = start + sigbus_maps[i].len;
+		uintptr_t page = at & ~(sigbus_page - 1);
 
-		if (!n || at - sigbus_maps[i].start >= sigbus_maps[i].len)
+		if (!n || at - start >= sigbus_maps[i].len)
 			continue;
-		d = sig_u64(num + sizeof num, at - sigbus_maps[i].start);
+		if (page < start)
+			page = start;
+		if (mmap((void *)page, end - page, PROT_READ,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED) {
+			if (page - start < sigbus_maps[i].cut)
+				sigbus_maps[i].cut = page - start;
+			pcapfile_sigbus_cut = 1;
+			return; /* the read is made again, of zeros */
+		}
+		d = sig_u64(num + sizeof num, at - start);
 		sig_puts(a, sizeof a - 1);
 		sig_puts(n, strlen(n));
 		sig_puts(b, sizeof b - 1);
@@ -198,8 +220,13 @@ static bool sigbus_watch(struct pcapfile *f, const void *map, size_t len)
 		;
 	if (i == SIGBUS_MAPS)
 		return false;
+	long page = sysconf(_SC_PAGESIZE);
+
+	if (page > 0 && (page & (page - 1)) == 0)
+		sigbus_page = (uintptr_t)page;
 	sigbus_maps[i].start = (uintptr_t)map;
 	sigbus_maps[i].len = len;
+	sigbus_maps[i].cut = CUT_NONE;
 	sigbus_maps[i].name = f->name;
 	if (sigbus_used++ == 0 && sigaction(SIGBUS, NULL, &old) == 0 &&
 	    old.sa_handler == SIG_DFL && !(old.sa_flags & SA_SIGINFO)) {
@@ -212,9 +239,20 @@ static bool sigbus_watch(struct pcapfile *f, const void *map, size_t len)
 	return true;
 }
 
+/* Where the mapping at @map was cut (zero pages from there), or CUT_NONE. */
+static uintptr_t sigbus_cut_of(const void *map)
+{
+	for (int i = 0; i < SIGBUS_MAPS; i++)
+		if (sigbus_maps[i].name && sigbus_maps[i].start == (uintptr_t)map)
+			return sigbus_maps[i].cut;
+	return CUT_NONE;
+}
+
 /* The mapping at @map is gone. */
 static void sigbus_unwatch(const void *map)
 {
+	bool cut = false;
+
 	for (int i = 0; i < SIGBUS_MAPS; i++) {
 		if (sigbus_maps[i].name && sigbus_maps[i].start == (uintptr_t)map) {
 			sigbus_maps[i].name = NULL;
@@ -222,6 +260,10 @@ static void sigbus_unwatch(const void *map)
 			break;
 		}
 	}
+	for (int i = 0; i < SIGBUS_MAPS; i++)
+		cut |= sigbus_maps[i].name && sigbus_maps[i].cut != CUT_NONE;
+	if (!cut)
+		pcapfile_sigbus_cut = 0; /* the fast path again for the others */
 	if (sigbus_used == 0 && sigbus_ours) {
 		signal(SIGBUS, SIG_DFL);
 		sigbus_ours = false;
@@ -445,6 +487,27 @@ static inline void native_take(struct pcapfile *f, const uint8_t *h, uint32_t ca
 	pcapfile_win_take(&f->w, h, hv, r);
 }
 
+/* Whether the record at the window's position reaches into the zero pages
+ * of a mapping cut short (see sigbus_handler()); then reading stops there,
+ * as at any damage, and f->err says so. */
+static bool native_cut(struct pcapfile *f, size_t reclen)
+{
+	uintptr_t cut = sigbus_cut_of(f->map);
+	char msg[160];
+	struct stat sb;
+
+	if (cut == CUT_NONE || (uintptr_t)(f->w.win + f->w.at + reclen - f->map) <= cut)
+		return false;
+	if (fstat(fileno(f->src.under), &sb) == 0)
+		snprintf(msg, sizeof msg, "the file was cut short while it was being read; "
+			 "it now ends at byte %" PRIu64, (uint64_t)sb.st_size);
+	else
+		snprintf(msg, sizeof msg, "the file was cut short while it was being read; "
+			 "its bytes from %" PRIu64 " on are gone", (uint64_t)cut);
+	read_fail(f, BSC_ETRUNC, "truncated", msg);
+	return true;
+}
+
 /* The next record when the window may not hold it, checked as libpcap
  * checks it. */
 static int native_slow(struct pcapfile *f, struct pcapfile_rec *r)
@@ -452,6 +515,8 @@ static int native_slow(struct pcapfile *f, struct pcapfile_rec *r)
 	char msg[160];
 
 	if (f->done)
+		return f->err;
+	if (pcapfile_sigbus_cut && f->map && native_cut(f, REC_HDR))
 		return f->err;
 	if (!native_fill(f, REC_HDR)) {
 		size_t got = f->w.len - f->w.at;
@@ -475,6 +540,11 @@ static int native_slow(struct pcapfile *f, struct pcapfile_rec *r)
 		snprintf(msg, sizeof msg, "truncated dump file; tried to read %u captured "
 			 "bytes, only got %zu", cap, f->w.len - f->w.at - REC_HDR);
 		return read_short(f, msg);
+	}
+	if (f->map) {
+		pcapfile_touch(f->w.win + f->w.at, cap);
+		if (pcapfile_sigbus_cut && native_cut(f, REC_HDR + (size_t)cap))
+			return f->err;
 	}
 	native_take(f, f->w.win + f->w.at, cap, r);
 	return 1;

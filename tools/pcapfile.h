@@ -15,6 +15,7 @@
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -90,6 +91,19 @@ struct pcapfile_win {
  *  libpcap's records. */
 int pcapfile_next_slow(struct pcapfile *f, struct pcapfile_rec *r);
 
+/** Raised when a mapped capture was cut short under its reader (its pages
+ *  past the cut read as zeros from then on): records are then taken by
+ *  pcapfile_next_slow(), which stops at the cut as at any damage. */
+extern volatile sig_atomic_t pcapfile_sigbus_cut;
+
+/** Read the last byte of the record whose header is at @h (@cap bytes of
+ *  data): a mapped file cut short faults here, before the record is handed
+ *  out, not while its caller decodes it. */
+static inline void pcapfile_touch(const uint8_t *h, uint32_t cap)
+{
+	(void)*(const volatile uint8_t *)(h + PCAPFILE_REC_HDR + cap - 1);
+}
+
 /** Hand out the record at @h, its header's four words @hv in our byte
  *  order (its bytes are in the window), and step over it. */
 static inline void pcapfile_win_take(struct pcapfile_win *w, const uint8_t *h,
@@ -121,8 +135,11 @@ static inline int pcapfile_next(struct pcapfile *f, struct pcapfile_rec *r)
 			 * does not prefetch into */
 			if (avail > PCAPFILE_PREFETCH)
 				__builtin_prefetch(h + PCAPFILE_PREFETCH);
-			pcapfile_win_take(w, h, hv, r);
-			return 1;
+			pcapfile_touch(h, hv[2]);
+			if (__builtin_expect(!pcapfile_sigbus_cut, 1)) {
+				pcapfile_win_take(w, h, hv, r);
+				return 1;
+			}
 		}
 	}
 	return pcapfile_next_slow(f, r);
