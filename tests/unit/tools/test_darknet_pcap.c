@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "tests/helpers/tmpdir.h"
+#include "common/addr.h"
 #include "common/err.h"
 #include "tools/darknet_pcap.h"
 
@@ -348,6 +349,79 @@ static void test_darknet_filter(void **state)
 	assert_int_equal(R.st.kept, 3);
 }
 
+/* The reader's prefix test (masked 64-bit words) answers as
+ * addr_in_prefix() does: random IPv4 and IPv6 prefixes of every length,
+ * most masked as the command line gives them, some not (which match
+ * nothing in either), and destinations inside, next to and outside them. */
+static void test_darknet_filter_as_addr_in_prefix(void **state)
+{
+	(void)state;
+	enum { NPFX = 6, NPKT = 60 };
+	struct frame f[NPKT];
+	struct bsc_addr pfx[NPFX], dst[NPKT];
+	uint8_t l4[64], ip[128];
+	char path[300], a[INET6_ADDRSTRLEN];
+	uint64_t x = 99;
+	size_t n = tcp_hdr(l4, 1, 23, 0, 0x02, false), want = 0;
+
+	for (int round = 0; round < 20; round++) {
+		struct darknet_pcap_opts o = { .prefixes = pfx, .nprefixes = NPFX };
+		size_t k = 0;
+
+		for (int i = 0; i < NPFX; i++) {
+			x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+			memset(&pfx[i], 0, sizeof pfx[i]);
+			pfx[i].family = (x >> 60) & 1 ? AF_INET6 : AF_INET;
+			for (int b = 0; b < 16; b++)
+				pfx[i].bytes[b] = (uint8_t)(x >> (b % 8 * 8)) ^ (uint8_t)(b * 37);
+			pfx[i].prefix = (uint8_t)((x >> 33) % ((pfx[i].family == AF_INET ? 32 : 128) + 1));
+			if (pfx[i].family == AF_INET)
+				memset(pfx[i].bytes + 4, 0, 12);
+			if ((x >> 40) % 4)
+				addr_mask(&pfx[i], pfx[i].prefix);
+		}
+		for (int i = 0; i < NPKT; i++) {
+			const struct bsc_addr *p = &pfx[i % NPFX];
+			unsigned flip;
+
+			x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+			dst[i] = *p;
+			dst[i].prefix = p->family == AF_INET ? 32 : 128;
+			/* a bit flipped at, just past or before the prefix's end */
+			flip = p->prefix + (unsigned)((x >> 20) % 5) - 2;
+			if (flip < dst[i].prefix && (x >> 30) % 3)
+				dst[i].bytes[flip / 8] ^= (uint8_t)(0x80u >> (flip % 8));
+			inet_ntop(dst[i].family, dst[i].bytes, a, sizeof a);
+			if (dst[i].family == AF_INET)
+				n = ipv4_pkt(ip, 6, "192.0.2.1", a, 0, 0, l4, tcp_hdr(l4, 1, 23, 0, 0x02, false));
+			else
+				n = ipv6_pkt(ip, 6, "2001:db8::1", a, NULL, 0, 0, l4,
+					     tcp_hdr(l4, 1, 23, 0, 0x02, false));
+			link_wrap(&f[i], DLT_EN10MB, ip, n);
+		}
+		tmpdir_path(path, sizeof path, "filter2.pcap");
+		write_pcap(path, DLT_EN10MB, f, NPKT);
+		read_file(path, &o, &R);
+		for (int i = 0; i < NPKT; i++) {
+			bool in = false;
+
+			for (int j = 0; j < NPFX; j++)
+				in |= addr_in_prefix(&dst[i], &pfx[j]);
+			if (!in)
+				continue;
+			assert_true(k < R.n);
+			assert_int_equal(R.k[k].dst.family, dst[i].family);
+			assert_memory_equal(R.k[k].dst.bytes, dst[i].bytes,
+					    dst[i].family == AF_INET ? 4 : 16);
+			k++;
+		}
+		assert_int_equal(R.n, k);
+		assert_int_equal(R.st.outside, NPKT - k);
+		want += k;
+	}
+	assert_true(want > 200); /* most destinations fall inside */
+}
+
 static void test_damaged_packets(void **state)
 {
 	(void)state;
@@ -504,6 +578,7 @@ int main(void)
 		cmocka_unit_test(test_ipv6_every_link_type),
 		cmocka_unit_test(test_udp_icmp_fragments),
 		cmocka_unit_test(test_darknet_filter),
+		cmocka_unit_test(test_darknet_filter_as_addr_in_prefix),
 		cmocka_unit_test(test_damaged_packets),
 		cmocka_unit_test(test_other_link_type),
 		cmocka_unit_test(test_truncated_file),
