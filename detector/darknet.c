@@ -1099,7 +1099,7 @@ static void batch_apply(struct darknet *dk)
 		/* the batch's entries are free now (the queued packets' follow them) */
 		struct dk_ent *to = m <= LOCAL_MAX ? dk->local : dk->batch + lo;
 
-		if (m > 1) {
+		if (m > 1 && dk->group_shift) { /* else a group is one source */
 			group_sort(dk, e + lo, m, to);
 			group_add(dk, to, m);
 		} else if (m) {

@@ -129,17 +129,22 @@ static int src_close(void *c)
 
 /* ---- classic pcap read here ---- */
 
-/* A capture cut shorter while it is mapped makes the next read past its new
- * end fault (SIGBUS).  Unless the program handles SIGBUS itself, a fault
+/* A capture cut shorter while it is mapped makes a read of a page past its
+ * new end fault (SIGBUS); the rest of the page the new end falls in reads as
+ * zeros, without a fault.  Unless the program handles SIGBUS itself, a fault
  * inside a mapped capture puts zero pages over the rest of that mapping (so
- * the read goes on), records where they start and raises
- * pcapfile_sigbus_cut: the record that faulted is not handed out, and
- * reading the file stops there as at any damage (native_cut()).  Should the
- * zero pages not be had, the program ends with a message naming the file
- * and the byte.  Any other SIGBUS keeps its default action.  The handler is
- * installed while a capture is mapped, and removed after the last one.
- * (It calls mmap(), a system call without locks in glibc, though not on
- * POSIX's list of async-signal-safe functions.) */
+ * the read goes on), records where they start and counts itself in
+ * pcapfile_sigbus_gen: the record that faulted is not handed out, and
+ * reading the file stops there as at any damage (native_cut()).  A record
+ * of zeros (original length 0) is checked against the file's size the same
+ * way, which finds a cut inside the last page too; a record that straddles
+ * a cut inside a page is handed out with zeros for its lost bytes, and the
+ * damage says so.  Should the zero pages not be had, the program ends with
+ * a message naming the file and the byte.  Any other SIGBUS keeps its
+ * default action.  The handler is installed while a capture is mapped, and
+ * removed after the last one.  (It calls mmap(), a system call without
+ * locks in glibc, though not on POSIX's list of async-signal-safe
+ * functions.) */
 #define SIGBUS_MAPS 8
 #define CUT_NONE UINTPTR_MAX
 
@@ -150,9 +155,17 @@ static struct {
 } sigbus_maps[SIGBUS_MAPS];
 static int sigbus_used;                 /* entries taken */
 static bool sigbus_ours;                /* the handler is installed by us */
-static uintptr_t sigbus_page = 4096;
+static uintptr_t sigbus_page = 4096;    /* page_size(), for the handler */
 
-volatile sig_atomic_t pcapfile_sigbus_cut;
+volatile sig_atomic_t pcapfile_sigbus_gen;
+
+/* The size of a memory page (a power of two). */
+static size_t page_size(void)
+{
+	long page = sysconf(_SC_PAGESIZE);
+
+	return page > 0 && (page & (page - 1)) == 0 ? (size_t)page : 4096;
+}
 
 /* @v in decimal at the end of @buf (async-signal-safe); its first digit. */
 static char *sig_u64(char *end, uint64_t v)
@@ -184,17 +197,15 @@ static void sigbus_handler(int sig, siginfo_t *si, void *ctx)
 	for (int i = 0; i < SIGBUS_MAPS; i++) {
 		const char *n = sigbus_maps[i].name;
 		uintptr_t start = sigbus_maps[i].start, end = start + sigbus_maps[i].len;
-		uintptr_t page = at & ~(sigbus_page - 1);
+		uintptr_t page = at & ~(sigbus_page - 1); /* start is page-aligned */
 
 		if (!n || at - start >= sigbus_maps[i].len)
 			continue;
-		if (page < start)
-			page = start;
 		if (mmap((void *)page, end - page, PROT_READ,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED) {
 			if (page - start < sigbus_maps[i].cut)
 				sigbus_maps[i].cut = page - start;
-			pcapfile_sigbus_cut = 1;
+			pcapfile_sigbus_gen++;
 			return; /* the read is made again, of zeros */
 		}
 		d = sig_u64(num + sizeof num, at - start);
@@ -220,10 +231,7 @@ static bool sigbus_watch(struct pcapfile *f, const void *map, size_t len)
 		;
 	if (i == SIGBUS_MAPS)
 		return false;
-	long page = sysconf(_SC_PAGESIZE);
-
-	if (page > 0 && (page & (page - 1)) == 0)
-		sigbus_page = (uintptr_t)page;
+	sigbus_page = page_size();
 	sigbus_maps[i].start = (uintptr_t)map;
 	sigbus_maps[i].len = len;
 	sigbus_maps[i].cut = CUT_NONE;
@@ -251,8 +259,6 @@ static uintptr_t sigbus_cut_of(const void *map)
 /* The mapping at @map is gone. */
 static void sigbus_unwatch(const void *map)
 {
-	bool cut = false;
-
 	for (int i = 0; i < SIGBUS_MAPS; i++) {
 		if (sigbus_maps[i].name && sigbus_maps[i].start == (uintptr_t)map) {
 			sigbus_maps[i].name = NULL;
@@ -260,10 +266,6 @@ static void sigbus_unwatch(const void *map)
 			break;
 		}
 	}
-	for (int i = 0; i < SIGBUS_MAPS; i++)
-		cut |= sigbus_maps[i].name && sigbus_maps[i].cut != CUT_NONE;
-	if (!cut)
-		pcapfile_sigbus_cut = 0; /* the fast path again for the others */
 	if (sigbus_used == 0 && sigbus_ours) {
 		signal(SIGBUS, SIG_DFL);
 		sigbus_ours = false;
@@ -275,10 +277,8 @@ static void sigbus_unwatch(const void *map)
  * resident memory stays bounded however large the file. */
 static void map_step(struct pcapfile *f)
 {
-	size_t page = (size_t)sysconf(_SC_PAGESIZE), done;
+	size_t page = page_size(), done;
 
-	if (page == 0 || page == (size_t)-1)
-		page = 4096;
 	done = f->w.at / page * page;
 	if (done - f->released >= MAP_STEP / 2) {
 		(void)madvise(f->map + f->released, done - f->released, MADV_DONTNEED);
@@ -487,39 +487,58 @@ static inline void native_take(struct pcapfile *f, const uint8_t *h, uint32_t ca
 	pcapfile_win_take(&f->w, h, hv, r);
 }
 
-/* Whether the record at the window's position reaches into the zero pages
- * of a mapping cut short (see sigbus_handler()); then reading stops there,
- * as at any damage, and f->err says so. */
+/* Whether the record at the window's position (@reclen bytes with its
+ * header) lies past what is left of a mapped file cut short while it is
+ * read: past the zero pages the SIGBUS handler put in (sigbus_handler()) or
+ * past the file's present size.  Then reading stops there, as at any
+ * damage, and f->err says so. */
 static bool native_cut(struct pcapfile *f, size_t reclen)
 {
-	uintptr_t cut = sigbus_cut_of(f->map);
-	char msg[160];
+	uintptr_t c = sigbus_cut_of(f->map);
+	uint64_t cut = c == CUT_NONE ? UINT64_MAX : (uint64_t)c, size = UINT64_MAX;
+	uint64_t at = (uint64_t)(f->w.win + f->w.at - f->map), end = at + reclen;
 	struct stat sb;
+	char msg[240];
+	int k;
 
-	if (cut == CUT_NONE || (uintptr_t)(f->w.win + f->w.at + reclen - f->map) <= cut)
-		return false;
 	if (fstat(fileno(f->src.under), &sb) == 0)
-		snprintf(msg, sizeof msg, "the file was cut short while it was being read; "
-			 "it now ends at byte %" PRIu64, (uint64_t)sb.st_size);
+		size = (uint64_t)sb.st_size;
+	if (cut == UINT64_MAX && size >= f->maplen)
+		return false; /* not cut */
+	if (end <= cut && end <= size)
+		return false; /* this record is whole */
+	k = snprintf(msg, sizeof msg, "the file was cut short while it was being read; ");
+	if (size < end && size < at)
+		snprintf(msg + k, sizeof msg - (size_t)k, "it now ends at byte %" PRIu64
+			 ", and the %" PRIu64 " bytes read past that were zeros", size, at - size);
+	else if (size < end)
+		snprintf(msg + k, sizeof msg - (size_t)k, "it now ends at byte %" PRIu64, size);
 	else
-		snprintf(msg, sizeof msg, "the file was cut short while it was being read; "
-			 "its bytes from %" PRIu64 " on are gone", (uint64_t)cut);
+		snprintf(msg + k, sizeof msg - (size_t)k,
+			 "its bytes from %" PRIu64 " on could not be read", cut);
 	read_fail(f, BSC_ETRUNC, "truncated", msg);
 	return true;
 }
 
 /* The next record when the window may not hold it, checked as libpcap
- * checks it. */
+ * checks it; also a record of a mapped file after a SIGBUS in any capture
+ * (pcapfile_sigbus_gen) or with an original length of 0, checked against
+ * a cut (native_cut()). */
 static int native_slow(struct pcapfile *f, struct pcapfile_rec *r)
 {
 	char msg[160];
+	sig_atomic_t gen;
 
 	if (f->done)
 		return f->err;
-	if (pcapfile_sigbus_cut && f->map && native_cut(f, REC_HDR))
+	if (!f->map)
+		f->w.gen = pcapfile_sigbus_gen;
+	else if (f->w.gen != pcapfile_sigbus_gen && native_cut(f, REC_HDR))
 		return f->err;
 	if (!native_fill(f, REC_HDR)) {
 		size_t got = f->w.len - f->w.at;
+		if (f->map && native_cut(f, REC_HDR))
+			return f->err;
 		if (got == 0 && !f->ioerr) {
 			f->done = true;
 			f->w.fast = false;
@@ -537,14 +556,19 @@ static int native_slow(struct pcapfile *f, struct pcapfile_rec *r)
 		return read_fail(f, BSC_EMALF, "corrupt record", msg);
 	}
 	if (!native_fill(f, REC_HDR + (size_t)cap)) {
+		if (f->map && native_cut(f, REC_HDR + (size_t)cap))
+			return f->err;
 		snprintf(msg, sizeof msg, "truncated dump file; tried to read %u captured "
 			 "bytes, only got %zu", cap, f->w.len - f->w.at - REC_HDR);
 		return read_short(f, msg);
 	}
 	if (f->map) {
 		pcapfile_touch(f->w.win + f->w.at, cap);
-		if (pcapfile_sigbus_cut && native_cut(f, REC_HDR + (size_t)cap))
+		gen = pcapfile_sigbus_gen;
+		if ((f->w.gen != gen || get32(f->w.win + f->w.at + 12, f->swapped) == 0) &&
+		    native_cut(f, REC_HDR + (size_t)cap))
 			return f->err;
+		f->w.gen = gen;
 	}
 	native_take(f, f->w.win + f->w.at, cap, r);
 	return 1;

@@ -9,7 +9,8 @@
  * inside a record, a bogus record header) ends the records with a message
  * naming the file, the byte offset and the record number.  A mapped file
  * that grows while it is read is read on past the mapping; one cut shorter
- * while it is read is not supported (the mapping faults).
+ * while it is read stops at the cut like at any damage (see
+ * pcapfile_sigbus_gen).
  *
  * One reader is used by one thread; readers are independent. */
 #pragma once
@@ -81,6 +82,7 @@ struct pcapfile_win {
 	uint32_t snaplen;
 	bool fast;           /* records are taken here (else pcapfile_next_slow) */
 	bool usec;           /* microsecond time stamps */
+	sig_atomic_t gen;    /* the pcapfile_sigbus_gen this reader has checked */
 };
 
 #define PCAPFILE_REC_HDR 16u
@@ -91,10 +93,13 @@ struct pcapfile_win {
  *  libpcap's records. */
 int pcapfile_next_slow(struct pcapfile *f, struct pcapfile_rec *r);
 
-/** Raised when a mapped capture was cut short under its reader (its pages
- *  past the cut read as zeros from then on): records are then taken by
- *  pcapfile_next_slow(), which stops at the cut as at any damage. */
-extern volatile sig_atomic_t pcapfile_sigbus_cut;
+/** Counts the mapped captures found cut short under their readers (their
+ *  pages past the cut read as zeros from then on).  A reader that has not
+ *  seen the latest count takes its next record in pcapfile_next_slow(),
+ *  which stops at the cut as at any damage, or goes on if its own file is
+ *  whole.  A record whose original length is 0 (what the zeros of a page
+ *  past the new end of the file look like) also goes there. */
+extern volatile sig_atomic_t pcapfile_sigbus_gen;
 
 /** Read the last byte of the record whose header is at @h (@cap bytes of
  *  data): a mapped file cut short faults here, before the record is handed
@@ -136,7 +141,7 @@ static inline int pcapfile_next(struct pcapfile *f, struct pcapfile_rec *r)
 			if (avail > PCAPFILE_PREFETCH)
 				__builtin_prefetch(h + PCAPFILE_PREFETCH);
 			pcapfile_touch(h, hv[2]);
-			if (__builtin_expect(!pcapfile_sigbus_cut, 1)) {
+			if (__builtin_expect(w->gen == pcapfile_sigbus_gen && hv[3] != 0, 1)) {
 				pcapfile_win_take(w, h, hv, r);
 				return 1;
 			}

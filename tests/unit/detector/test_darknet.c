@@ -942,7 +942,7 @@ static void test_agg_nomem(void **state)
  * added at once), 7, 1000 and the default gives the same records, byte for
  * byte: grouping by source keeps each source's packets in order.  So does
  * a max_sources large enough that a group's sources are sorted two at a
- * time (batch_sort_groups()). */
+ * time (group_sort()). */
 static struct sink *batch_run(uint32_t batch, uint32_t max_sources, const struct dk_packet *ps,
 			      size_t n)
 {
@@ -969,8 +969,10 @@ static void test_agg_batch_sizes(void **state)
 {
 	const size_t n = 30000;
 	struct dk_packet *ps = mem_calloc(n, sizeof *ps);
-	const uint32_t batches[][2] = { { 7, 0 }, { 1000, 0 }, { 0, 0 }, { 1000, 1u << 24 },
-					{ 0, 1u << 24 } };
+	/* 5000: groups larger than the sort buffer, added while packets are
+	 * queued behind the batch */
+	const uint32_t batches[][2] = { { 7, 0 }, { 1000, 0 }, { 5000, 0 }, { 0, 0 },
+					{ 1000, 1u << 24 }, { 5000, 1u << 24 }, { 0, 1u << 24 } };
 	uint64_t x = 12345;
 	struct sink *ref;
 

@@ -5,6 +5,7 @@
  * a bogus capture length) with offset and record number, pcapng and other
  * captures through libpcap.  Single-threaded cmocka program; files go to a
  * temporary folder. */
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -445,16 +446,26 @@ static void test_large_mapped(void **state)
 	unlink(path);
 }
 
-/* A mapped capture cut shorter while it is read (at @cut_at) in a child, as
- * in a program (SIGBUS at its default action): what the child saw, in
- * @msg: the records before the damage, in order, and then the damage. */
-static int cut_child(const char *path, off_t cut_at, char *msg, size_t len)
+/* A mapped capture of @nrec records of 60 bytes (big_file()) cut shorter
+ * while it is read (to @cut_at bytes) in a child, as in a program (SIGBUS
+ * at its default action).  What the child saw: the records it was handed,
+ * how many of them had lost bytes (zeros where the fill byte 0xab was),
+ * and how reading ended. */
+struct cut_seen {
+	unsigned n, zero_tail;
+	int rc;
+	char err[600];
+};
+
+static void cut_child(const char *path, uint32_t nrec, off_t cut_at, struct cut_seen *cs)
 {
 	int fds[2], status;
 	pid_t pid;
+	char msg[1024];
 	size_t used = 0;
 	ssize_t got;
 
+	big_file(path, nrec, 60);
 	assert_int_equal(pipe(fds), 0);
 	pid = fork();
 	assert_true(pid >= 0);
@@ -463,7 +474,8 @@ static int cut_child(const char *path, off_t cut_at, char *msg, size_t len)
 		struct pcapfile_rec r;
 		char err[512];
 		struct rlimit no_core = { 0, 0 };
-		uint32_t n = 0, v;
+		unsigned n = 0, zero_tail = 0;
+		uint32_t v;
 		int rc;
 		FILE *out;
 
@@ -478,72 +490,112 @@ static int cut_child(const char *path, off_t cut_at, char *msg, size_t len)
 		if (truncate(path, cut_at) != 0)
 			_exit(5);
 		while ((rc = pcapfile_next(f, &r)) == 1) {
+			if (r.caplen != 60)
+				_exit(6); /* a record of zeros handed out */
 			memcpy(&v, r.data, 4);
-			if (r.caplen == 60 && v != n)
-				_exit(6); /* a record out of order */
+			if (v != n)
+				_exit(7); /* a record out of order */
+			zero_tail += r.data[59] != 0xab;
 			n++;
 		}
-		fprintf(out, "%u %d %s\n", n, rc, pcapfile_error(f));
+		fprintf(out, "%u %u %d %s\n", n, zero_tail, rc, pcapfile_error(f));
 		pcapfile_close(f);
 		fclose(out);
 		_exit(0);
 	}
 	close(fds[1]);
-	while (used < len - 1 && (got = read(fds[0], msg + used, len - 1 - used)) > 0)
+	while (used < sizeof msg - 1 &&
+	       (got = read(fds[0], msg + used, sizeof msg - 1 - used)) > 0)
 		used += (size_t)got;
 	msg[used] = '\0';
 	close(fds[0]);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
-	return WEXITSTATUS(status);
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(sscanf(msg, "%u %u %d %599[^\n]", &cs->n, &cs->zero_tail, &cs->rc,
+				cs->err),
+			 4);
+	unlink(path);
 }
 
-/* A mapped capture cut shorter while it is read, at a page boundary: the
- * reader hands out every record before the cut, in order, and then stops
- * there as at any damage, naming the file, the byte and the new size; the
+/* What a reader should see of records of 76 bytes after the 24-byte file
+ * header, cut at @cut: the whole records before the cut, and the one that
+ * straddles it when the cut is not at a page boundary (the rest of its page
+ * reads as zeros, without a fault); reading stops at the record after. */
+static void cut_expect(uint64_t cut, bool page_boundary, unsigned *n, uint64_t *stop)
+{
+	uint64_t whole = (cut - 24) / 76;
+	bool straddle = 24 + 76 * whole < cut && !page_boundary;
+
+	*n = (unsigned)(whole + straddle);
+	*stop = 24 + 76 * (uint64_t)*n;
+}
+
+/* Cut at a page boundary: every record before the cut, whole and in
+ * order, then the damage, naming the file, the byte and the new size; the
  * program goes on (no crash, nothing read before is lost). */
 static void test_cut_while_mapped(void **state)
 {
 	(void)state;
-	char path[300], msg[1024], err[600];
+	long page = sysconf(_SC_PAGESIZE);
+	char path[300], want[200];
+	struct cut_seen cs;
+	uint64_t stop;
 	unsigned n;
-	int rc;
 
 	tmpdir_path(path, sizeof path, "cut.pcap");
-	big_file(path, 200000, 60);
-	assert_int_equal(cut_child(path, 4096, msg, sizeof msg), 0);
-	/* records of 76 bytes after the 24-byte header: 53 end by byte 4052,
-	 * the 54th reaches past the cut */
-	assert_int_equal(sscanf(msg, "%u %d %599[^\n]", &n, &rc, err), 3);
-	assert_int_equal(n, 53);
-	assert_int_equal(rc, BSC_ETRUNC);
-	assert_non_null(strstr(err, path));
-	assert_non_null(strstr(err, "truncated at byte 4052 (after record 53)"));
-	assert_non_null(strstr(err, "cut short while it was being read; it now ends at byte 4096"));
-	unlink(path);
+	cut_child(path, 200000, page, &cs);
+	cut_expect((uint64_t)page, true, &n, &stop);
+	assert_int_equal(cs.n, n);
+	assert_int_equal(cs.zero_tail, 0);
+	assert_int_equal(cs.rc, BSC_ETRUNC);
+	assert_non_null(strstr(cs.err, path));
+	snprintf(want, sizeof want, "truncated at byte %" PRIu64 " (after record %u)", stop, n);
+	assert_non_null(strstr(cs.err, want));
+	snprintf(want, sizeof want, "cut short while it was being read; it now ends at byte %ld;",
+		 page);
+	assert_non_null(strstr(cs.err, want));
 }
 
-/* Cut inside a page: the bytes past the new end up to the page's end read
- * as zeros (no fault there), so the record that straddles it and two empty
- * records come out before the fault at the next page stops the reader;
- * every record before the cut is whole and in order, and the damage names
- * the new size. */
+/* Cut inside a page, and inside the mapping's last page, where nothing
+ * faults: the zeros past the new end are not handed out as records; the
+ * record that straddles the cut is, with zeros for its lost bytes, and the
+ * damage says how many bytes past the end were read. */
 static void test_cut_inside_page(void **state)
 {
 	(void)state;
-	char path[300], msg[1024], err[600];
-	unsigned n;
-	int rc;
+	long page = sysconf(_SC_PAGESIZE);
+	/* a file whose last page is partly used, cut inside that page */
+	uint32_t nlast = (uint32_t)((page + 500 - 24 + 75) / 76);
+	uint64_t size_last = 24 + 76 * (uint64_t)nlast;
+	const struct {
+		uint32_t nrec;
+		uint64_t cut;
+	} cases[] = { { 200000, (uint64_t)page - 96 }, { nlast, size_last - 384 } };
+	char path[300], want[200];
 
-	tmpdir_path(path, sizeof path, "cut2.pcap");
-	big_file(path, 200000, 60);
-	assert_int_equal(cut_child(path, 4000, msg, sizeof msg), 0);
-	assert_int_equal(sscanf(msg, "%u %d %599[^\n]", &n, &rc, err), 3);
-	assert_int_equal(n, 52 + 1 + 2);
-	assert_int_equal(rc, BSC_ETRUNC);
-	assert_non_null(strstr(err, "truncated at byte 4084"));
-	assert_non_null(strstr(err, "it now ends at byte 4000"));
-	unlink(path);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct cut_seen cs;
+		uint64_t stop;
+		unsigned n;
+
+		tmpdir_path(path, sizeof path, "cut2.pcap");
+		cut_child(path, cases[i].nrec, (off_t)cases[i].cut, &cs);
+		cut_expect(cases[i].cut, false, &n, &stop);
+		assert_int_equal(cs.n, n);
+		assert_int_equal(cs.zero_tail, stop > cases[i].cut);
+		assert_int_equal(cs.rc, BSC_ETRUNC);
+		snprintf(want, sizeof want, "truncated at byte %" PRIu64 " (after record %u)",
+			 stop, n);
+		assert_non_null(strstr(cs.err, want));
+		if (stop > cases[i].cut)
+			snprintf(want, sizeof want, "it now ends at byte %" PRIu64 ", and the %" PRIu64
+				 " bytes read past that were zeros", cases[i].cut,
+				 stop - cases[i].cut);
+		else
+			snprintf(want, sizeof want, "it now ends at byte %" PRIu64 ";", cases[i].cut);
+		assert_non_null(strstr(cs.err, want));
+	}
 }
 
 /* The SIGBUS handler is there while a capture is mapped, and only then; a
