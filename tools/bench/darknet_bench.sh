@@ -1,14 +1,18 @@
 #!/bin/bash
 # tools/bench/darknet_bench.sh — darknet labeler speed: generates a darknet
 # capture with `backscope-gen darknet` (10 million packets by default) once
-# in a temporary folder, then, pinned to one core, times REPS runs each of
+# in a temporary folder, then, pinned to one core, times REPS rounds of
 #   1. backscope darknet label FILE             (table to /dev/null)
 #   2. backscope darknet label --json FILE      (JSON to /dev/null)
 #   3. tcpdump -n -r FILE > /dev/null           (the issue's yardstick)
 #   4. tcpdump -r FILE -w /dev/null             (libpcap reading and writing
 #                                                records, no printing)
-# and prints the best and median wall seconds, packets per second, the CPU
-# seconds and peak RSS of the best run, and each rate over tcpdump's.
+# one after the other in each round, so that all four see the machine in the
+# same state, and prints the best and median wall seconds, packets per
+# second, the CPU seconds and peak RSS of the best run, each rate over
+# tcpdump's, and the median over the rounds of the labeler's time over
+# `tcpdump -w`'s in the same round (on a shared machine, whose speed moves
+# by tens of per cent within minutes, the figure that holds still).
 #
 #   tools/bench/darknet_bench.sh [-b BUILD_DIR] [-n PACKETS] [-c CPU] [-r REPS]
 #                                [--tcpdump-packets N] [--no-tcpdump] [--keep]
@@ -60,21 +64,26 @@ cat "$T/d.pcap" >/dev/null # into the page cache, as for every later reader
 
 # run NAME PACKETS CMD...: REPS timed runs of CMD (stdout to /dev/null);
 # sets R_<NAME>_{best,median,cpu,rss,n}.
-run() {
-	local name=$1 n=$2 i rc w u s m walls=()
+# once NAME ROUND CMD...: one timed run; its wall, user and system seconds
+# and peak RSS are added to RUNS_NAME.
+once() {
+	local name=$1 i=$2 rc w u s m r=RUNS_$1
 	shift 2
-	echo "== $name: $* > /dev/null   ($REPS runs)"
-	for ((i = 0; i < REPS; i++)); do
-		"$TIME" -f '%e %U %S %M' -o "$T/$name.$i.time" "${PIN[@]}" "$@" >/dev/null \
-			2>"$T/$name.err"
-		rc=$?
-		[ $rc -eq 0 ] || bench_run_failed "$name" $rc "$T/$name.err"
-		read -r w u s m <"$T/$name.$i.time"
-		walls+=("$w $u $s $m")
-		echo "   run $((i + 1)): $w s wall, $u s user, $s s system, $m KB peak RSS"
-	done
-	local sorted best med
-	sorted=$(printf '%s\n' "${walls[@]}" | sort -n)
+	"$TIME" -f '%e %U %S %M' -o "$T/$name.$i.time" "${PIN[@]}" "$@" >/dev/null \
+		2>"$T/$name.err"
+	rc=$?
+	[ $rc -eq 0 ] || bench_run_failed "$name" $rc "$T/$name.err"
+	read -r w u s m <"$T/$name.$i.time"
+	printf -v "RUNS_$name" '%s%s\n' "${!r:-}" "$w $u $s $m"
+	printf '   round %d %-10s %s s wall, %s s user, %s s system, %s KB peak RSS\n' \
+		$((i + 1)) "$name:" "$w" "$u" "$s" "$m"
+}
+
+# summary NAME N: best and median of NAME's runs into R_NAME_*.
+summary() {
+	local name=$1 n=$2 runs sorted best med w u s m
+	runs=RUNS_$name
+	sorted=$(printf '%s' "${!runs}" | sed '/^$/d' | sort -n)
 	best=$(sed -n 1p <<<"$sorted")
 	med=$(sed -n "$(((REPS + 1) / 2))p" <<<"$sorted")
 	read -r w u s m <<<"$best"
@@ -85,17 +94,32 @@ run() {
 	printf -v "R_${name}_n" '%s' "$n"
 }
 
-run label "$COUNT" "$CLI" darknet label "$T/d.pcap"
-run json "$COUNT" "$CLI" darknet label --json "$T/d.pcap"
+TD_N=$COUNT
+TDARGS=(-n -r "$T/d.pcap")
+if [ "$TD_PACKETS" -gt 0 ] && [ "$TD_PACKETS" -lt "$COUNT" ]; then
+	TD_N=$TD_PACKETS
+	TDARGS=(-c "$TD_PACKETS" "${TDARGS[@]}")
+fi
+echo "== $REPS rounds of:"
+echo "   label:     $CLI darknet label $T/d.pcap > /dev/null"
+echo "   json:      $CLI darknet label --json $T/d.pcap > /dev/null"
 if [ "$TCPDUMP" = 1 ]; then
-	TD_N=$COUNT
-	TDARGS=(-n -r "$T/d.pcap")
-	if [ "$TD_PACKETS" -gt 0 ] && [ "$TD_PACKETS" -lt "$COUNT" ]; then
-		TD_N=$TD_PACKETS
-		TDARGS=(-c "$TD_PACKETS" "${TDARGS[@]}")
+	echo "   tcpdump:   tcpdump ${TDARGS[*]} > /dev/null"
+	echo "   tcpdump_w: tcpdump -r $T/d.pcap -w /dev/null"
+fi
+for ((i = 0; i < REPS; i++)); do
+	once label "$i" "$CLI" darknet label "$T/d.pcap"
+	once json "$i" "$CLI" darknet label --json "$T/d.pcap"
+	if [ "$TCPDUMP" = 1 ]; then
+		once tcpdump "$i" tcpdump "${TDARGS[@]}"
+		once tcpdump_w "$i" tcpdump -r "$T/d.pcap" -w /dev/null
 	fi
-	run tcpdump "$TD_N" tcpdump "${TDARGS[@]}"
-	run tcpdump_w "$COUNT" tcpdump -r "$T/d.pcap" -w /dev/null
+done
+summary label "$COUNT"
+summary json "$COUNT"
+if [ "$TCPDUMP" = 1 ]; then
+	summary tcpdump "$TD_N"
+	summary tcpdump_w "$COUNT"
 fi
 
 echo
@@ -126,6 +150,19 @@ for name in label json tcpdump tcpdump_w; do
 		fi
 	fi
 done
+if [ "$TCPDUMP" = 1 ]; then
+	# each round's label and --json time over that round's tcpdump -w time
+	for name in label json; do
+		r=RUNS_$name
+		ratio=$(paste -d' ' <(printf '%s' "${!r}" | sed '/^$/d' | cut -d' ' -f1) \
+			<(printf '%s' "$RUNS_tcpdump_w" | sed '/^$/d' | cut -d' ' -f1) |
+			awk '{ print $2 / $1 }' | sort -n |
+			awk '{ a[NR] = $1 } END { printf "%.2f (%.2f to %.2f)", a[int((NR + 1) / 2)], a[1], a[NR] }')
+		opt=""
+		[ "$name" = json ] && opt=" --json"
+		echo "per round, tcpdump -w's time over darknet label$opt's: median $ratio"
+	done
+fi
 what="darknet label >= $TARGET packets/s on one core"
 [ "$TCPDUMP" = 1 ] && what="$what and >= tcpdump -n -r"
 bench_verdict "$fail" "$what"
