@@ -489,33 +489,38 @@ static inline void native_take(struct pcapfile *f, const uint8_t *h, uint32_t ca
 
 /* Whether the record at the window's position (@reclen bytes with its
  * header) lies past what is left of a mapped file cut short while it is
- * read: past the zero pages the SIGBUS handler put in (sigbus_handler()) or
- * past the file's present size.  Then reading stops there, as at any
- * damage, and f->err says so. */
+ * read: past the zero pages the SIGBUS handler put in (sigbus_handler()), or
+ * its header all zeros (the rest of the page past a new end, or a hole left
+ * when the file was cut and written again).  Then reading stops there, as at
+ * any damage, and f->err says so, with the file's present size. */
 static bool native_cut(struct pcapfile *f, size_t reclen)
 {
+	static const uint8_t zero_hdr[REC_HDR];
 	uintptr_t c = sigbus_cut_of(f->map);
-	uint64_t cut = c == CUT_NONE ? UINT64_MAX : (uint64_t)c, size = UINT64_MAX;
 	uint64_t at = (uint64_t)(f->w.win + f->w.at - f->map), end = at + reclen;
+	uint64_t size = UINT64_MAX;
+	bool zeros = f->w.len - f->w.at >= REC_HDR &&
+		     memcmp(f->w.win + f->w.at, zero_hdr, REC_HDR) == 0;
 	struct stat sb;
 	char msg[240];
 	int k;
 
+	if ((c == CUT_NONE || end <= c) && !zeros)
+		return false;
 	if (fstat(fileno(f->src.under), &sb) == 0)
 		size = (uint64_t)sb.st_size;
-	if (cut == UINT64_MAX && size >= f->maplen)
-		return false; /* not cut */
-	if (end <= cut && end <= size)
-		return false; /* this record is whole */
 	k = snprintf(msg, sizeof msg, "the file was cut short while it was being read; ");
-	if (size < end && size < at)
+	if (size < at)
 		snprintf(msg + k, sizeof msg - (size_t)k, "it now ends at byte %" PRIu64
 			 ", and the %" PRIu64 " bytes read past that were zeros", size, at - size);
 	else if (size < end)
 		snprintf(msg + k, sizeof msg - (size_t)k, "it now ends at byte %" PRIu64, size);
+	else if (zeros)
+		snprintf(msg + k, sizeof msg - (size_t)k, "its bytes from here on read as zeros "
+			 "(it has been written again since, or it is damaged)");
 	else
 		snprintf(msg + k, sizeof msg - (size_t)k,
-			 "its bytes from %" PRIu64 " on could not be read", cut);
+			 "its bytes from %" PRIu64 " on could not be read", (uint64_t)c);
 	read_fail(f, BSC_ETRUNC, "truncated", msg);
 	return true;
 }

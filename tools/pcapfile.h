@@ -12,7 +12,9 @@
  * while it is read stops at the cut like at any damage (see
  * pcapfile_sigbus_gen).
  *
- * One reader is used by one thread; readers are independent. */
+ * One reader is used by one thread.  Readers are opened and closed on one
+ * thread: the table of mapped captures the SIGBUS handler consults is
+ * process-wide. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -97,8 +99,9 @@ int pcapfile_next_slow(struct pcapfile *f, struct pcapfile_rec *r);
  *  pages past the cut read as zeros from then on).  A reader that has not
  *  seen the latest count takes its next record in pcapfile_next_slow(),
  *  which stops at the cut as at any damage, or goes on if its own file is
- *  whole.  A record whose original length is 0 (what the zeros of a page
- *  past the new end of the file look like) also goes there. */
+ *  whole.  A record whose original length is 0 also goes there: a header of
+ *  zeros is what the rest of a page past a new end looks like, or a hole
+ *  left when the file was cut and written again. */
 extern volatile sig_atomic_t pcapfile_sigbus_gen;
 
 /** Read the last byte of the record whose header is at @h (@cap bytes of

@@ -457,7 +457,8 @@ struct cut_seen {
 	char err[600];
 };
 
-static void cut_child(const char *path, uint32_t nrec, off_t cut_at, struct cut_seen *cs)
+static void cut_child(const char *path, uint32_t nrec, off_t cut_at, bool regrow,
+		      struct cut_seen *cs)
 {
 	int fds[2], status;
 	pid_t pid;
@@ -488,6 +489,9 @@ static void cut_child(const char *path, uint32_t nrec, off_t cut_at, struct cut_
 			if (pcapfile_next(f, &r) != 1)
 				_exit(4);
 		if (truncate(path, cut_at) != 0)
+			_exit(5);
+		/* a writer that keeps its offset: a hole of zeros up to it */
+		if (regrow && truncate(path, 24 + (off_t)nrec * 76) != 0)
 			_exit(5);
 		while ((rc = pcapfile_next(f, &r)) == 1) {
 			if (r.caplen != 60)
@@ -544,7 +548,7 @@ static void test_cut_while_mapped(void **state)
 	unsigned n;
 
 	tmpdir_path(path, sizeof path, "cut.pcap");
-	cut_child(path, 200000, page, &cs);
+	cut_child(path, 200000, page, false, &cs);
 	cut_expect((uint64_t)page, true, &n, &stop);
 	assert_int_equal(cs.n, n);
 	assert_int_equal(cs.zero_tail, 0);
@@ -580,7 +584,7 @@ static void test_cut_inside_page(void **state)
 		unsigned n;
 
 		tmpdir_path(path, sizeof path, "cut2.pcap");
-		cut_child(path, cases[i].nrec, (off_t)cases[i].cut, &cs);
+		cut_child(path, cases[i].nrec, (off_t)cases[i].cut, false, &cs);
 		cut_expect(cases[i].cut, false, &n, &stop);
 		assert_int_equal(cs.n, n);
 		assert_int_equal(cs.zero_tail, stop > cases[i].cut);
@@ -596,6 +600,25 @@ static void test_cut_inside_page(void **state)
 			snprintf(want, sizeof want, "it now ends at byte %" PRIu64 ";", cases[i].cut);
 		assert_non_null(strstr(cs.err, want));
 	}
+}
+
+/* Cut to nothing and grown again to its old size, as `copytruncate` leaves
+ * a file whose writer keeps its offset: no fault (the file is as long as
+ * the mapping), but the rest reads as zeros; the reader stops at the first
+ * header of zeros instead of handing out empty records. */
+static void test_cut_and_regrown(void **state)
+{
+	(void)state;
+	char path[300];
+	struct cut_seen cs;
+
+	tmpdir_path(path, sizeof path, "cut3.pcap");
+	cut_child(path, 2000, 0, true, &cs);
+	assert_int_equal(cs.n, 10);
+	assert_int_equal(cs.zero_tail, 0);
+	assert_int_equal(cs.rc, BSC_ETRUNC);
+	assert_non_null(strstr(cs.err, "truncated at byte 784 (after record 10)"));
+	assert_non_null(strstr(cs.err, "its bytes from here on read as zeros"));
 }
 
 /* The SIGBUS handler is there while a capture is mapped, and only then; a
@@ -642,6 +665,7 @@ int main(void)
 		cmocka_unit_test(test_large_mapped),
 		cmocka_unit_test(test_cut_while_mapped),
 		cmocka_unit_test(test_cut_inside_page),
+		cmocka_unit_test(test_cut_and_regrown),
 		cmocka_unit_test(test_sigbus_handler_scope),
 		cmocka_unit_test(test_byte_orders_and_precisions),
 		cmocka_unit_test(test_snaplen_cut),
