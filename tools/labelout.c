@@ -154,7 +154,6 @@ static const enum cli_align lo_align[LO_COLS] = { CLI_LEFT, CLI_LEFT, CLI_LEFT, 
 						  CLI_LEFT, CLI_LEFT, CLI_RIGHT, CLI_RIGHT,
 						  CLI_LEFT, CLI_LEFT };
 
-/* Display width of UTF-8 text: code points (as cli_table_print counts). */
 /* The address as cli_addr_format writes it; a full IPv4 address without
  * inet_ntop. */
 static size_t lo_addr(char *buf, size_t len, const struct bsc_addr *a)
@@ -289,25 +288,22 @@ static void lo_json_obj(struct lo_out *o, const struct store_label *l, struct lo
 {
 	char addr[ADDR_STRLEN];
 
+	/* the first key, then each next one after the previous value's comma */
 #define LO_KEY(k) lo_put(o, "    \"" k "\": ", sizeof "    \"" k "\": " - 1)
+#define LO_NEXT(k) lo_put(o, ",\n    \"" k "\": ", sizeof ",\n    \"" k "\": " - 1)
 	lo_put(o, "  {\n", 4);
 	LO_KEY("source");
 	lo_addr(addr, sizeof addr, &l->source);
 	lo_json_str(o, addr);
-	lo_put(o, ",\n", 2);
-	LO_KEY("window_start");
+	LO_NEXT("window_start");
 	lo_json_str(o, lo_time_get(tc, l->window_start_s));
-	lo_put(o, ",\n", 2);
-	LO_KEY("class");
+	LO_NEXT("class");
 	lo_json_str(o, darknet_class_name((enum dk_class)l->cls));
-	lo_put(o, ",\n", 2);
-	LO_KEY("size");
+	LO_NEXT("size");
 	lo_json_str(o, darknet_size_name((enum dk_size)l->size));
-	lo_put(o, ",\n", 2);
-	LO_KEY("protocol");
+	LO_NEXT("protocol");
 	lo_json_str(o, darknet_proto_name((enum dk_proto)l->protocol));
-	lo_put(o, ",\n", 2);
-	LO_KEY("ports");
+	LO_NEXT("ports");
 	lo_put(o, "[\n", 2);
 	for (uint8_t k = 0; k < l->nports && k < STORE_LABEL_PORTS; k++) {
 		if (k)
@@ -317,19 +313,17 @@ static void lo_json_obj(struct lo_out *o, const struct store_label *l, struct lo
 	}
 	if (l->nports)
 		lo_put(o, "\n", 1);
-	lo_put(o, "    ],\n", 7);
-	LO_KEY("packets");
+	lo_put(o, "    ]", 5);
+	LO_NEXT("packets");
 	lo_json_u64(o, l->packets);
-	lo_put(o, ",\n", 2);
-	LO_KEY("destinations");
+	LO_NEXT("destinations");
 	lo_json_u64(o, l->destinations);
-	lo_put(o, ",\n", 2);
-	LO_KEY("tool");
+	LO_NEXT("tool");
 	lo_json_str(o, fingerprint_tool_name((enum dk_tool)l->tool));
-	lo_put(o, ",\n", 2);
-	LO_KEY("service");
+	LO_NEXT("service");
 	lo_json_str(o, darknet_service_name((enum dk_service)l->service));
 	lo_put(o, "\n  }", 4);
+#undef LO_NEXT
 #undef LO_KEY
 }
 

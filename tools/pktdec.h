@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "common/addr.h"
+#include "common/wire.h"
 
 enum pktdec_rc {
 	PKTDEC_OK = 0,
@@ -39,7 +40,7 @@ static inline int pktdec_ipv4_check(const uint8_t *d, size_t len, size_t *ihl, s
 	if (len < 20)
 		return PKTDEC_TRUNC;
 	*ihl = (size_t)(d[0] & 0xF) * 4;
-	*tot = (size_t)d[2] << 8 | d[3];
+	*tot = wire_get_u16(d + 2);
 	if ((d[0] >> 4) != 4 || *ihl < 20 || *tot < *ihl)
 		return PKTDEC_BAD_IP;
 	if (*ihl > len)

@@ -10,9 +10,10 @@
 # one after the other in each round, so that all four see the machine in the
 # same state, and prints the best and median wall seconds, packets per
 # second, the CPU seconds and peak RSS of the best run, each rate over
-# tcpdump's, and the median over the rounds of the labeler's time over
-# `tcpdump -w`'s in the same round (on a shared machine, whose speed moves
-# by tens of per cent within minutes, the figure that holds still).
+# tcpdump's, and the median over the rounds of `tcpdump -w`'s time over the
+# labeler's in the same round, its speed relative to `tcpdump -w` (on a
+# shared machine, whose speed moves by tens of per cent within minutes, the
+# figure that holds still).
 #
 #   tools/bench/darknet_bench.sh [-b BUILD_DIR] [-n PACKETS] [-c CPU] [-r REPS]
 #                                [--tcpdump-packets N] [--no-tcpdump] [--keep]
@@ -156,7 +157,7 @@ if [ "$TCPDUMP" = 1 ]; then
 		r=RUNS_$name
 		ratio=$(paste -d' ' <(printf '%s' "${!r}" | sed '/^$/d' | cut -d' ' -f1) \
 			<(printf '%s' "$RUNS_tcpdump_w" | sed '/^$/d' | cut -d' ' -f1) |
-			awk '{ print $2 / $1 }' | sort -n |
+			awk '{ print $1 > 0 ? $2 / $1 : 0 }' | sort -n |
 			awk '{ a[NR] = $1 } END { printf "%.2f (%.2f to %.2f)", a[int((NR + 1) / 2)], a[1], a[NR] }')
 		opt=""
 		[ "$name" = json ] && opt=" --json"
