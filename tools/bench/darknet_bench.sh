@@ -157,7 +157,7 @@ if [ "$TCPDUMP" = 1 ]; then
 		r=RUNS_$name
 		ratio=$(paste -d' ' <(printf '%s' "${!r}" | sed '/^$/d' | cut -d' ' -f1) \
 			<(printf '%s' "$RUNS_tcpdump_w" | sed '/^$/d' | cut -d' ' -f1) |
-			awk '{ print $1 > 0 ? $2 / $1 : 0 }' | sort -n |
+			awk '{ print ($1 > 0 ? $2 / $1 : 0) }' | sort -n |
 			awk '{ a[NR] = $1 } END { printf "%.2f (%.2f to %.2f)", a[int((NR + 1) / 2)], a[1], a[NR] }')
 		opt=""
 		[ "$name" = json ] && opt=" --json"
