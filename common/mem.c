@@ -64,8 +64,11 @@ void *mem_alloc_large(size_t n)
 {
 	void *p;
 
-	if (n < HUGE_PAGE / 2)
-		return mem_alloc(n);
+	if (n < HUGE_PAGE / 2) {
+		if (should_fail() || posix_memalign(&p, 64, n ? n : 1) != 0)
+			return NULL;
+		return p;
+	}
 	if (n > SIZE_MAX - HUGE_PAGE)
 		return NULL;
 	n = (n + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1); /* whole huge pages */

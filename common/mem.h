@@ -14,10 +14,10 @@ void *mem_realloc(void *p, size_t n);   /* NULL on failure; p stays valid then *
  *  sizeof(void *)), freed by mem_free(); NULL on failure or another
  *  alignment. */
 void *mem_calloc_aligned(size_t align, size_t n);
-/** @n bytes (not zeroed) for a large array walked at random: from
- *  @n >= 1 MiB on, whole 2 MiB pages, aligned, offered to the kernel as
- *  huge pages (fewer page faults and TLB misses).  Freed by mem_free();
- *  NULL on failure. */
+/** @n bytes (not zeroed) for a large array walked at random, aligned to a
+ *  cache line (64 bytes): from @n >= 1 MiB on, whole 2 MiB pages, aligned,
+ *  offered to the kernel as huge pages (fewer page faults and TLB misses).
+ *  Freed by mem_free(); NULL on failure. */
 void *mem_alloc_large(size_t n);
 /** Double the array @v of *@cap elements of @size bytes (to @first when
  *  empty).  Returns the array (then *@cap is its new size), or NULL on

@@ -29,7 +29,7 @@
 #define KEY_NOPORT (7u << 16)      /* a later fragment: no transport header */
 /* sources per slab (the first ones: 1, 2, 4, ... 2048), as many as one
  * huge page holds */
-#define SLAB_MAX ((((size_t)2 << 20) - 63) / sizeof(struct dk_src))
+#define SLAB_MAX (((size_t)2 << 20) / sizeof(struct dk_src))
 #define SLOTS_MIN 16               /* source table slots at first */
 #define BATCH_DEFAULT (1u << 20)   /* packets added at once, grouped by source */
 #define RADIX_BITS 11              /* the batch is split in 2^11 groups of sources */
@@ -93,9 +93,8 @@ struct dk_src {
 	bool overflow;              /* a tuple did not fit: sketches rule */
 	uint32_t ntuples;
 	uint32_t nb;                /* buckets of @tab; 0 = the tuples are in @in */
-	struct dk_bucket *tab;      /* in @tab_mem, aligned to 64 bytes */
+	struct dk_bucket *tab;      /* aligned to a cache line */
 	struct dk_sketch *sk;       /* NULL until overflow (or if that failed) */
-	void *tab_mem;
 	uint32_t frags, icmp6;
 	struct dk_tuple in[INLINE_TUPLES];
 	uint32_t cc[16];            /* packets per enum dk_count */
@@ -137,12 +136,6 @@ struct dk_pend {
 	struct bsc_addr src;        /* of an IPv4 source only the first 4 bytes */
 };
 
-/* A slab of sources, aligned to a cache line. */
-struct dk_slab {
-	struct dk_src *src;
-	void *mem;
-};
-
 struct darknet {
 	struct dk_config cfg;
 	struct dk_ent *batch;       /* tuples not yet applied, in arrival order */
@@ -160,7 +153,8 @@ struct darknet {
 	size_t room;                /* see room_update() */
 	struct dk_slot *slots;
 	size_t nslots, slots_max;   /* a power of two; at most 2 * max_sources rounded up */
-	struct dk_slab *slabs;      /* sources in first-seen order; kept across windows */
+	struct dk_src **slabs;      /* sources in first-seen order (mem_alloc_large(),
+				     * so aligned to a cache line); kept across windows */
 	size_t nslabs, slabs_cap;
 	size_t nsrc;
 	uint32_t tab_max;           /* buckets of a full tuple table */
@@ -523,7 +517,7 @@ size_t darknet_source_bytes(uint32_t exact_cap)
 	if (exact_cap > EXACT_MAX)
 		exact_cap = EXACT_MAX;
 	if (exact_cap > INLINE_TUPLES)
-		tab = (size_t)(tab_max_of(exact_cap) + 1) * sizeof(struct dk_bucket);
+		tab = (size_t)tab_max_of(exact_cap) * sizeof(struct dk_bucket);
 	/* the source table holds at most 4 slots per source */
 	return sizeof(struct dk_src) + tab + sizeof(struct dk_sketch) + 4 * sizeof(struct dk_slot);
 }
@@ -594,7 +588,7 @@ static struct dk_src *src_at(const struct darknet *dk, size_t n)
 	} else {
 		i = 12 + (n - 4095) / SLAB_MAX;
 	}
-	return &dk->slabs[i].src[n - slab_first(i)];
+	return &dk->slabs[i][n - slab_first(i)];
 }
 
 static void clear_window(struct darknet *dk)
@@ -602,7 +596,7 @@ static void clear_window(struct darknet *dk)
 	for (size_t i = 0; i < dk->nsrc; i++) {
 		struct dk_src *s = src_at(dk, i);
 
-		mem_free(s->tab_mem);
+		mem_free(s->tab);
 		mem_free(s->sk);
 	}
 	dk->nsrc = 0;
@@ -618,7 +612,7 @@ void darknet_destroy(struct darknet *dk)
 	/* the queued packets, the batch and the open window are dropped */
 	clear_window(dk);
 	for (size_t i = 0; i < dk->nslabs; i++)
-		mem_free(dk->slabs[i].mem);
+		mem_free(dk->slabs[i]);
 	mem_free(dk->slabs);
 	mem_free(dk->slots);
 	mem_free(dk->batch);
@@ -659,18 +653,16 @@ static bool slab_add(struct darknet *dk)
 	void *mem;
 
 	if (dk->nslabs == dk->slabs_cap) {
-		struct dk_slab *a = mem_grow(dk->slabs, &dk->slabs_cap, sizeof *a, 16);
+		struct dk_src **a = mem_grow(dk->slabs, &dk->slabs_cap, sizeof *a, 16);
 
 		if (!a)
 			return false;
 		dk->slabs = a;
 	}
-	mem = mem_alloc_large(slab_size(dk->nslabs) * sizeof(struct dk_src) + 63);
+	mem = mem_alloc_large(slab_size(dk->nslabs) * sizeof(struct dk_src));
 	if (!mem)
 		return false;
-	dk->slabs[dk->nslabs].mem = mem;
-	dk->slabs[dk->nslabs].src = (struct dk_src *)(((uintptr_t)mem + 63) & ~(uintptr_t)63);
-	dk->nslabs++;
+	dk->slabs[dk->nslabs++] = mem;
 	return true;
 }
 
@@ -814,14 +806,12 @@ static bool tab_grow(struct darknet *dk, struct dk_src *s)
 {
 	uint32_t nb = s->nb ? s->nb * 4 : 2;
 	struct dk_bucket *t;
-	void *mem;
 
 	if (nb > dk->tab_max)
 		nb = dk->tab_max;
-	mem = mem_calloc(nb + 1, sizeof *t);
-	if (!mem)
+	t = mem_calloc_aligned(64, (size_t)nb * sizeof *t);
+	if (!t)
 		return false;
-	t = (struct dk_bucket *)(((uintptr_t)mem + 63) & ~(uintptr_t)63);
 	if (s->nb) {
 		for (uint32_t b = 0; b < s->nb; b++)
 			for (uint32_t k = 0; k < s->tab[b].n; k++)
@@ -830,8 +820,7 @@ static bool tab_grow(struct darknet *dk, struct dk_src *s)
 		for (uint32_t i = 0; i < s->ntuples; i++)
 			tab_put(t, nb, &s->in[i]);
 	}
-	mem_free(s->tab_mem);
-	s->tab_mem = mem;
+	mem_free(s->tab);
 	s->tab = t;
 	s->nb = nb;
 	return true;

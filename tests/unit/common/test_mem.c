@@ -107,6 +107,8 @@ static void test_alloc_large(void **state)
 		assert_non_null(p);
 		if (sizes[i] >= (1u << 20))
 			assert_int_equal((uintptr_t)p % (2u << 20), 0);
+		else
+			assert_int_equal((uintptr_t)p % 64, 0); /* a cache line */
 		memset(p, 0xa5, sizes[i]); /* all of it is ours */
 		assert_int_equal(p[sizes[i] - 1], 0xa5);
 		mem_free(p);
