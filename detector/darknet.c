@@ -9,6 +9,7 @@
 #include "detector/darknet.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,8 @@
 #define SLAB_MAX (((size_t)2 << 20) / sizeof(struct dk_src))
 #define SLOTS_MIN 16               /* source table slots at first */
 #define BATCH_DEFAULT (1u << 20)   /* packets added at once, grouped by source */
+#define BATCH_MAX (1u << 26)       /* batch + queue indices stay far below 2^32 */
+#define SOURCES_MAX (1u << 30)     /* a slot's source number stays below SLOT_V6 */
 #define RADIX_BITS 11              /* the batch is split in 2^11 groups of sources */
 #define LOCAL_BITS 12              /* a group is sorted by up to 12 more bits */
 #define LOCAL_MAX 4096             /* entries of a group sorted into dk->local */
@@ -143,7 +146,6 @@ struct darknet {
 	struct dk_tuple *scratch;   /* room for sorting one source's tuples */
 	uint32_t group_shift;       /* source number >> group_shift = its group */
 	uint32_t group_cnt[1u << RADIX_BITS]; /* packets per group in the batch */
-	uint32_t group_end[1u << RADIX_BITS]; /* where each group ends, grouped */
 	uint32_t local_cnt[1u << LOCAL_BITS]; /* packets per source in a group */
 	struct dk_ent local[LOCAL_MAX]; /* a group sorted by source (group_sort()) */
 	uint32_t nbatch;
@@ -547,12 +549,16 @@ int darknet_create(struct darknet **out, const struct dk_config *cfg)
 	dk->cfg = *cfg;
 	if (dk->cfg.exact_cap > EXACT_MAX)
 		dk->cfg.exact_cap = EXACT_MAX;
+	if (dk->cfg.max_sources > SOURCES_MAX)
+		dk->cfg.max_sources = SOURCES_MAX;
 	dk->tab_max = tab_max_of(dk->cfg.exact_cap);
-	dk->slots_max = slots_max_of(cfg->max_sources);
+	dk->slots_max = slots_max_of(dk->cfg.max_sources);
 	dk->nslots = dk->slots_max < 1024 ? dk->slots_max : 1024;
 	dk->slots = mem_calloc(dk->nslots, sizeof *dk->slots);
 	if (dk->cfg.batch == 0)
 		dk->cfg.batch = BATCH_DEFAULT;
+	if (dk->cfg.batch > BATCH_MAX)
+		dk->cfg.batch = BATCH_MAX;
 	while (((uint64_t)dk->cfg.max_sources - 1) >> dk->group_shift >> RADIX_BITS)
 		dk->group_shift++;
 	room_update(dk);
@@ -1003,9 +1009,7 @@ static struct dk_ent *batch_group(struct darknet *dk)
 	}
 	for (uint32_t i = 0; i < n; i++)
 		to[cnt[from[i].sidx >> shift]++] = from[i];
-	memcpy(dk->group_end, cnt, sizeof dk->group_end);
-	memset(cnt, 0, sizeof dk->group_cnt);
-	return to;
+	return to; /* cnt[d] is now where group d ends (batch_apply() clears it) */
 }
 
 /* Sort the group @from[0..m) by source, stably, into @to: each source's
@@ -1042,28 +1046,30 @@ static void prefetch_lines(const void *p, size_t len)
 
 /* Add the packets @e[0..m) of one group, sorted by source.  A source's
  * lines are fetched a few packets before it is needed. */
+/* ring[k % AHEAD] becomes the source of e[k]; a source's lines are fetched
+ * when its first packet enters the ring. */
+static inline void ring_set(struct darknet *dk, const struct dk_ent *e, struct dk_src **ring,
+			    uint32_t k)
+{
+	if (k && e[k].sidx == e[k - 1].sidx) {
+		ring[k % AHEAD] = ring[(k - 1) % AHEAD];
+	} else {
+		ring[k % AHEAD] = src_at(dk, e[k].sidx);
+		prefetch_lines(ring[k % AHEAD], sizeof(struct dk_src));
+	}
+}
+
 static void group_add(struct darknet *dk, const struct dk_ent *e, uint32_t m)
 {
 	struct dk_src *s, *ring[AHEAD];
 
 	/* ring[k % AHEAD]: the source of e[k], for the AHEAD entries from i on */
-	for (uint32_t k = 0; k < m && k < AHEAD; k++) {
-		ring[k] = k && e[k].sidx == e[k - 1].sidx ? ring[k - 1] : src_at(dk, e[k].sidx);
-		if (!k || ring[k] != ring[k - 1])
-			prefetch_lines(ring[k], sizeof(struct dk_src));
-	}
+	for (uint32_t k = 0; k < m && k < AHEAD; k++)
+		ring_set(dk, e, ring, k);
 	for (uint32_t i = 0; i < m; i++) {
 		s = ring[i % AHEAD];
-		if (i + AHEAD < m) {
-			uint32_t k = i + AHEAD;
-
-			if (e[k].sidx != e[k - 1].sidx) {
-				ring[k % AHEAD] = src_at(dk, e[k].sidx);
-				prefetch_lines(ring[k % AHEAD], sizeof(struct dk_src));
-			} else {
-				ring[k % AHEAD] = ring[(k - 1) % AHEAD];
-			}
-		}
+		if (i + AHEAD < m)
+			ring_set(dk, e, ring, i + AHEAD);
 		count_apply(s, e[i].key);
 		if (e[i].fp.flags)
 			fingerprint_apply(&s->fp, &e[i].fp);
@@ -1084,7 +1090,7 @@ static void batch_apply(struct darknet *dk)
 		return;
 	e = batch_group(dk);
 	for (uint32_t d = 0; d < (1u << RADIX_BITS); d++) {
-		uint32_t hi = dk->group_end[d], m = hi - lo;
+		uint32_t hi = dk->group_cnt[d], m = hi - lo;
 		/* the batch's entries are free now (the queued packets' follow them) */
 		struct dk_ent *to = m <= LOCAL_MAX ? dk->local : dk->batch + lo;
 
@@ -1096,6 +1102,7 @@ static void batch_apply(struct darknet *dk)
 		}
 		lo = hi;
 	}
+	memset(dk->group_cnt, 0, sizeof dk->group_cnt);
 	/* the entries of the packets still queued move to the front */
 	memmove(dk->batch, dk->batch + n, dk->npipe * sizeof *dk->batch);
 	dk->nbatch = 0;
@@ -1126,10 +1133,14 @@ HOT int add_now(struct darknet *dk, const struct dk_pend *q)
 HOT void pipe_pop(struct darknet *dk)
 {
 	struct dk_pend *q = &dk->pipe[dk->pipe_head];
+	int rc;
 
 	dk->pipe_head = (dk->pipe_head + 1) % PIPE;
 	dk->npipe--;
-	add_now(dk, q); /* a queued packet always counts */
+	rc = add_now(dk, q);
+	/* packets are queued only while no source can be refused (room_update()) */
+	assert(rc == 0);
+	(void)rc;
 	if (dk->nbatch == dk->cfg.batch)
 		batch_apply(dk);
 }
@@ -1162,13 +1173,7 @@ HOT void ent_fill(struct dk_ent *e, const struct dk_packet *p)
 {
 	e->dst = dst_key(&p->dst);
 	e->key = port_key(p) | count_meta(p);
-	if (p->later_fragment) {
-		e->fp.unicorn_key = 0;
-		e->fp.nmap_key = 0;
-		e->fp.flags = 0;
-	} else {
-		fingerprint_probe(p, &e->fp);
-	}
+	fingerprint_probe(p, &e->fp);
 }
 
 int darknet_add(struct darknet *dk, const struct dk_packet *p)

@@ -118,10 +118,11 @@ struct dk_config {
 	uint64_t window_ns;      /* window length (default 1 h) */
 	uint64_t darknet_size;   /* IPv4 addresses in the darknet, 0 = unknown; IPv6
 				  * sources are judged by the floors (see README) */
-	uint32_t max_sources;    /* sources kept per window (default 256 Ki) */
+	uint32_t max_sources;    /* sources kept per window (default 256 Ki, at most 2^30) */
 	uint32_t exact_cap;      /* distinct (dst, proto, port) kept exactly (256, max 8192) */
 	uint32_t batch;          /* packets whose tuples are added at once, grouped
-				  * by source (default 1 Mi; 1 = each at once) */
+				  * by source (default 1 Mi, at most 64 Mi; 1 = each
+				  * at once) */
 	dk_emit_fn emit;         /* called for every source when a window closes */
 	void *emit_arg;
 };

@@ -111,10 +111,6 @@ static void slot_add(struct dk_fp_slots *sl, uint32_t key)
 	int i;
 	unsigned low;
 
-	if (sl->key[0] == key && sl->count[0]) { /* a run's constant, mostly */
-		sl->count[0]++;
-		return;
-	}
 	i = slot4_find(sl->key, sl->count, key);
 	if (i >= 0) {
 		sl->count[i]++;
@@ -147,7 +143,7 @@ void fingerprint_probe(const struct dk_packet *p, struct dk_fp_probe *out)
 	out->unicorn_key = 0;
 	out->nmap_key = 0;
 	out->flags = 0;
-	if (!is_v4(p))
+	if (!is_v4(p) || p->later_fragment) /* a later fragment has no header to match */
 		return;
 	if (p->ip_id == ZMAP_IP_ID)
 		f |= DK_FP_ZMAP;

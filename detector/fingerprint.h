@@ -112,7 +112,8 @@ struct dk_fp_probe {
 #define DK_FP_UNICORN 0x10
 #define DK_FP_VARIANT_SHIFT 5     /* 2 bits: enum dk_masscan_variant */
 
-/** The predicates and run constants of @p (all zero for IPv6). */
+/** The predicates and run constants of @p (all zero for IPv6 and for a
+ *  later fragment, which carries no transport header). */
 void fingerprint_probe(const struct dk_packet *p, struct dk_fp_probe *out);
 /** Feed a probe into @st. */
 void fingerprint_apply(struct dk_fp_state *st, const struct dk_fp_probe *pr);

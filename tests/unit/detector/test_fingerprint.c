@@ -180,6 +180,21 @@ static void test_zmap(void **state)
 	/* zmap's seq is a validation value: neither masscan nor mirai. */
 	assert_false(fingerprint_is_mirai(&p));
 	assert_false(fingerprint_nmap_profile(&p));
+	/* A later fragment carries no header to match: the probe (and so the
+	 * labeler) counts nothing of it, whatever its IP ID. */
+	{
+		struct dk_fp_state st;
+		struct dk_fp_probe pr;
+
+		u = zmap_old(3);
+		u.later_fragment = true;
+		u.fragment = true;
+		fingerprint_probe(&u, &pr);
+		assert_int_equal(pr.flags, 0);
+		memset(&st, 0, sizeof st);
+		fingerprint_update(&st, &u);
+		assert_int_equal(fingerprint_matches(&st, DK_TOOL_ZMAP), 0);
+	}
 }
 
 static struct dk_packet masscan_pre(uint32_t h) { return masscan(h, false); }
@@ -252,8 +267,13 @@ static void test_nmap(void **state)
 		p.window = (uint16_t)w;
 		assert_true(fingerprint_nmap_profile(&p));
 	}
-	p.window = 5120;
-	assert_false(fingerprint_nmap_profile(&p));
+	/* nmap's windows are 1024, 2048, 3072 and 4096 only */
+	for (unsigned i = 0; i < 6; i++) {
+		static const uint16_t not_nmap[] = { 0, 512, 1536, 4095, 5120, 8192 };
+
+		p.window = not_nmap[i];
+		assert_false(fingerprint_nmap_profile(&p));
+	}
 	p.window = 1024;
 	p.mss = 1440;
 	assert_false(fingerprint_nmap_profile(&p));
