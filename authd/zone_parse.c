@@ -974,13 +974,12 @@ static int read_file(struct zp_state *st, const char *path, char **out, size_t *
 	size_t n = 0;
 	for (;;) {
 		if (n + 1 >= cap) {
-			char *nb = mem_realloc(buf, cap * 2);
+			char *nb = mem_grow(buf, &cap, 1, cap);
 			if (!nb) {
 				rc = BSC_ENOMEM;
 				goto out;
 			}
 			buf = nb;
-			cap *= 2;
 		}
 		ssize_t r = read(fd, buf + n, cap - 1 - n);
 		if (r < 0) {

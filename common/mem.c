@@ -127,8 +127,7 @@ int mem_read_stream(FILE *f, size_t max, char **buf, size_t *len)
 				mem_free(b);
 				return -EFBIG;
 			}
-			cap = cap ? cap * 2 : 4096;
-			char *nb = mem_realloc(b, cap);
+			char *nb = mem_grow(b, &cap, 1, 4096);
 			if (!nb) {
 				mem_free(b);
 				return -ENOMEM;

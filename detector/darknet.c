@@ -15,6 +15,7 @@
 #include <string.h>
 #include "common/err.h"
 #include "common/mem.h"
+#include "common/wire.h"
 #include "detector/slot4.h"
 
 #define HLL_BITS 8                 /* 256 registers: ~6.5% standard error */
@@ -141,7 +142,8 @@ struct dk_pend {
 
 struct darknet {
 	struct dk_config cfg;
-	struct dk_ent *batch;       /* tuples not yet applied, in arrival order */
+	struct dk_ent *batch;       /* entries not yet added, in arrival order, then the
+				     * queued packets' (a large group is sorted here) */
 	struct dk_ent *sorted;      /* room for sorting them by source */
 	struct dk_tuple *scratch;   /* room for sorting one source's tuples */
 	uint32_t group_shift;       /* source number >> group_shift = its group */
@@ -468,10 +470,7 @@ static bool addr_same(const struct bsc_addr *x, const struct bsc_addr *y)
 /* The IPv4 address @a as a number. */
 HOT uint32_t v4_of(const struct bsc_addr *a)
 {
-	uint32_t v;
-
-	memcpy(&v, a->bytes, 4);
-	return ntohl(v);
+	return wire_get_u32(a->bytes);
 }
 
 HOT uint32_t dst_key(const struct bsc_addr *a)

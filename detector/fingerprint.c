@@ -5,6 +5,7 @@
 #include "detector/fingerprint.h"
 
 #include <stddef.h>
+#include "common/wire.h"
 #include "detector/slot4.h"
 
 const char *fingerprint_tool_name(enum dk_tool t)
@@ -33,9 +34,7 @@ static bool is_v4_syn(const struct dk_packet *p)
 
 static uint32_t dst32(const struct dk_packet *p)
 {
-	const uint8_t *b = p->dst.bytes;
-
-	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+	return wire_get_u32(p->dst.bytes);
 }
 
 #define ZMAP_IP_ID 54321

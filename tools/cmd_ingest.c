@@ -397,12 +397,10 @@ static void source_close(struct source *src)
 static struct file_result *result_new(struct ingest *in, const char *path)
 {
 	if (in->nfiles == in->capfiles) {
-		size_t cap = in->capfiles ? in->capfiles * 2 : 16;
-		struct file_result *f = mem_realloc(in->files, cap * sizeof *f);
+		struct file_result *f = mem_grow(in->files, &in->capfiles, sizeof *f, 16);
 		if (!f)
 			return NULL;
 		in->files = f;
-		in->capfiles = cap;
 	}
 	struct file_result *r = &in->files[in->nfiles];
 	memset(r, 0, sizeof *r);
@@ -837,11 +835,10 @@ static int expand_inputs(struct ingest *in, int argc, char **argv, char ***paths
 		}
 		for (size_t j = 0; j < (dir ? nn : 1); j++) {
 			if (*n + 1 >= cap) {
-				char **nv = mem_realloc(v, 2 * cap * sizeof *nv);
+				char **nv = mem_grow(v, &cap, sizeof *nv, 16);
 				if (!nv)
 					goto nomem;
 				v = nv;
-				cap *= 2;
 			}
 			char *p;
 			if (dir) {

@@ -129,11 +129,6 @@ int darknet_pcap_linktype(const struct darknet_pcap *p)
 
 #define HOT inline __attribute__((always_inline))
 
-static inline uint32_t get_u32(const uint8_t *d)
-{
-	return ((uint32_t)d[0] << 24) | ((uint32_t)d[1] << 16) | ((uint32_t)d[2] << 8) | d[3];
-}
-
 /* The MSS option value out of TCP options @o (@len bytes); 0 = none. */
 static HOT uint16_t tcp_mss(const uint8_t *o, size_t len)
 {
@@ -198,8 +193,8 @@ static HOT void transport(struct dk_packet *k, uint8_t proto, const uint8_t *d, 
 		}
 		k->sport = wire_get_u16(d);
 		k->dport = wire_get_u16(d + 2);
-		k->seq = get_u32(d + 4);
-		k->ack = get_u32(d + 8);
+		k->seq = wire_get_u32(d + 4);
+		k->ack = wire_get_u32(d + 8);
 		k->tcp_flags = d[13];
 		k->window = wire_get_u16(d + 14);
 		k->tcp_opt_len = (uint8_t)(doff - 20);
