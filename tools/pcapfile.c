@@ -58,6 +58,7 @@ struct pcapfile {
 	uint8_t *map;
 	size_t maplen;
 	size_t released;        /* pages of the mapping before this given back */
+	struct timespec map_ctime; /* the file's change time when it was mapped */
 	uint8_t *buf;
 	size_t cap;
 	bool eof;
@@ -309,6 +310,7 @@ static bool map_file(struct pcapfile *f, uint64_t pos)
 	(void)madvise(m, (size_t)size, MADV_SEQUENTIAL);
 	f->map = m;
 	f->maplen = (size_t)size;
+	f->map_ctime = sb.st_ctim;
 	f->released = 0;
 	f->w.win = m;
 	f->w.at = (size_t)pos;
@@ -490,9 +492,12 @@ static inline void native_take(struct pcapfile *f, const uint8_t *h, uint32_t ca
 /* Whether the record at the window's position (@reclen bytes with its
  * header) lies past what is left of a mapped file cut short while it is
  * read: past the zero pages the SIGBUS handler put in (sigbus_handler()), or
- * its header all zeros (the rest of the page past a new end, or a hole left
- * when the file was cut and written again).  Then reading stops there, as at
- * any damage, and f->err says so, with the file's present size. */
+ * its header all zeros while the file is shorter than the record's end or
+ * has changed since it was mapped (the rest of the page past a new end, or
+ * a hole left when the file was cut and written again; in a file that has
+ * not changed, a header of zeros is a record like any other, as when the
+ * file is read in blocks).  Then reading stops there, as at any damage, and
+ * f->err says so, with the file's present size. */
 static bool native_cut(struct pcapfile *f, size_t reclen)
 {
 	static const uint8_t zero_hdr[REC_HDR];
@@ -501,14 +506,20 @@ static bool native_cut(struct pcapfile *f, size_t reclen)
 	uint64_t size = UINT64_MAX;
 	bool zeros = f->w.len - f->w.at >= REC_HDR &&
 		     memcmp(f->w.win + f->w.at, zero_hdr, REC_HDR) == 0;
+	bool changed = true;
 	struct stat sb;
 	char msg[240];
 	int k;
 
 	if ((c == CUT_NONE || end <= c) && !zeros)
 		return false;
-	if (fstat(fileno(f->src.under), &sb) == 0)
+	if (fstat(fileno(f->src.under), &sb) == 0) {
 		size = (uint64_t)sb.st_size;
+		changed = sb.st_ctim.tv_sec != f->map_ctime.tv_sec ||
+			  sb.st_ctim.tv_nsec != f->map_ctime.tv_nsec;
+	}
+	if ((c == CUT_NONE || end <= c) && size >= end && !changed)
+		return false; /* a record of zeros in the file as it was mapped */
 	k = snprintf(msg, sizeof msg, "the file was cut short while it was being read; ");
 	if (size < at)
 		snprintf(msg + k, sizeof msg - (size_t)k, "it now ends at byte %" PRIu64

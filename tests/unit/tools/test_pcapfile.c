@@ -621,6 +621,56 @@ static void test_cut_and_regrown(void **state)
 	assert_non_null(strstr(cs.err, "its bytes from here on read as zeros"));
 }
 
+/* A header of zeros in a file that has not changed is a record like any
+ * other (length 0, time 0), mapped or read in blocks: only a file that was
+ * cut or changed while it is read stops there. */
+static void test_zero_record_unchanged(void **state)
+{
+	(void)state;
+	char path[300], zpath[300];
+	static uint8_t buf[24 + 10 * 76 + 16];
+	FILE *fp;
+	size_t n;
+
+	tmpdir_path(path, sizeof path, "z0.pcap");
+	tmpdir_path(zpath, sizeof zpath, "z1.pcap");
+	big_file(path, 10, 60);
+	fp = fopen(path, "rb");
+	assert_non_null(fp);
+	n = fread(buf, 1, 24 + 5 * 76, fp);  /* the header and 5 records */
+	assert_int_equal(n, 24 + 5 * 76);
+	memset(buf + n, 0, 16);               /* a record of zeros */
+	n += 16;
+	n += fread(buf + n, 1, 5 * 76, fp);   /* the other 5 */
+	fclose(fp);
+	assert_int_equal(n, sizeof buf);
+	fp = fopen(zpath, "wb");
+	assert_non_null(fp);
+	assert_int_equal(fwrite(buf, 1, n, fp), n);
+	assert_int_equal(fclose(fp), 0);
+	for (int k = 0; k < 2; k++) {
+		struct pcapfile *f;
+		struct pcapfile_rec r;
+		char err[512];
+		unsigned got = 0, empty = 0;
+		int rc;
+
+		assert_int_equal(pcapfile_open(&f, zpath, k ? PCAPFILE_NO_MAP : 0, err, sizeof err),
+				 0);
+		assert_int_equal(pcapfile_mapped(f), k == 0);
+		while ((rc = pcapfile_next(f, &r)) == 1) {
+			got++;
+			empty += r.caplen == 0 && r.origlen == 0 && r.time_ns == 0;
+		}
+		assert_int_equal(rc, 0);
+		assert_int_equal(got, 11);
+		assert_int_equal(empty, 1);
+		pcapfile_close(f);
+	}
+	unlink(path);
+	unlink(zpath);
+}
+
 /* The SIGBUS handler is there while a capture is mapped, and only then; a
  * program's own handler is left alone. */
 static void test_sigbus_handler_scope(void **state)
@@ -666,6 +716,7 @@ int main(void)
 		cmocka_unit_test(test_cut_while_mapped),
 		cmocka_unit_test(test_cut_inside_page),
 		cmocka_unit_test(test_cut_and_regrown),
+		cmocka_unit_test(test_zero_record_unchanged),
 		cmocka_unit_test(test_sigbus_handler_scope),
 		cmocka_unit_test(test_byte_orders_and_precisions),
 		cmocka_unit_test(test_snaplen_cut),
