@@ -1,7 +1,8 @@
 /* common/addr.c — IPv4/IPv6 addresses, prefixes and socket addresses.
  *
- * Numeric only (inet_pton/inet_ntop): nothing here ever resolves a name.
- * Pure functions on caller storage; any thread. */
+ * Numeric only (inet_pton, inet_ntop, and addr_format printing what inet_ntop
+ * prints): nothing here ever resolves a name.  Pure functions on caller
+ * storage; any thread. */
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <stdio.h>
@@ -91,21 +92,99 @@ int addr_parse(struct bsc_addr *out, const char *s, bool lenient)
 	return 0;
 }
 
+/* Decimal 0..255 at @p; returns the end. */
+static char *put_dec8(char *p, unsigned v)
+{
+	if (v >= 100)
+		*p++ = (char)('0' + v / 100);
+	if (v >= 10)
+		*p++ = (char)('0' + v / 10 % 10);
+	*p++ = (char)('0' + v % 10);
+	return p;
+}
+
+/* Dotted quad of b[0..3] at @p; returns the end. */
+static char *put_v4(char *p, const uint8_t *b)
+{
+	p = put_dec8(p, b[0]);
+	for (int i = 1; i < 4; i++) {
+		*p++ = '.';
+		p = put_dec8(p, b[i]);
+	}
+	return p;
+}
+
+/* Lowercase hex of a 16-bit group without leading zeros; returns the end. */
+static char *put_hex16(char *p, unsigned v)
+{
+	static const char hex[] = "0123456789abcdef";
+	int shift = 12;
+
+	while (shift && !(v >> shift))
+		shift -= 4;
+	for (; shift >= 0; shift -= 4)
+		*p++ = hex[(v >> shift) & 0xf];
+	return p;
+}
+
+/* IPv6 text of b[0..15] at @p, exactly as glibc's inet_ntop: the first longest
+ * run of two or more zero groups becomes "::", and a run from group 0 of
+ * length 6, or of length 5 followed by ffff, ends in a dotted quad. */
+static char *put_v6(char *p, const uint8_t *b)
+{
+	unsigned g[8];
+	int best = -1, blen = 1, run = 0;
+
+	for (int i = 0; i < 8; i++) {
+		g[i] = (unsigned)b[2 * i] << 8 | b[2 * i + 1];
+		run = g[i] ? 0 : run + 1;
+		if (run > blen) {
+			blen = run;
+			best = i - run + 1;
+		}
+	}
+	if (best == 0 && (blen == 6 || (blen == 5 && g[5] == 0xffff))) {
+		*p++ = ':';
+		*p++ = ':';
+		if (blen == 5) {
+			memcpy(p, "ffff:", 5);
+			p += 5;
+		}
+		return put_v4(p, b + 12);
+	}
+	for (int i = 0; i < 8; i++) {
+		if (i == best) {
+			*p++ = ':';
+			i += blen - 1;
+			if (i == 7)
+				*p++ = ':';
+			continue;
+		}
+		if (i)
+			*p++ = ':';
+		p = put_hex16(p, g[i]);
+	}
+	return p;
+}
+
 int addr_format(const struct bsc_addr *a, char *buf, size_t len)
 {
 	char tmp[ADDR_STRLEN];
 	unsigned bits = family_bits(a->family);
+	char *p;
 
 	if (!bits || a->prefix > bits)
 		return BSC_EINVAL;
-	if (!inet_ntop(a->family, a->bytes, tmp, sizeof tmp))
-		return BSC_EINVAL;
-	size_t n = strlen(tmp);
-	if (a->prefix != bits)
-		n += (size_t)snprintf(tmp + n, sizeof tmp - n, "/%u", a->prefix);
+	p = a->family == AF_INET ? put_v4(tmp, a->bytes) : put_v6(tmp, a->bytes);
+	if (a->prefix != bits) {
+		*p++ = '/';
+		p = put_dec8(p, a->prefix);
+	}
+	size_t n = (size_t)(p - tmp);
 	if (n >= len)
 		return BSC_ENOSPC;
-	memcpy(buf, tmp, n + 1);
+	memcpy(buf, tmp, n);
+	buf[n] = '\0';
 	return (int)n;
 }
 

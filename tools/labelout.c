@@ -4,6 +4,7 @@
  * grows with the number of labels.
  *
  * Main thread (the CLI). */
+#include <assert.h>
 #include <string.h>
 #include "common/bucket.h"
 #include "common/err.h"
@@ -43,18 +44,25 @@ static const char *lo_time_get(struct lo_time *tc, uint64_t s)
 	return tc->text;
 }
 
+/* The number of decimal digits of @v. */
+static size_t lo_u64_len(uint64_t v)
+{
+	size_t n = 1;
+
+	while (v >= 10) {
+		v /= 10;
+		n++;
+	}
+	return n;
+}
+
 /* Decimal @v at @p (no NUL).  Returns its length. */
 static size_t lo_u64(char *p, uint64_t v)
 {
-	char tmp[LO_U64_LEN];
-	size_t n = 0;
+	size_t n = lo_u64_len(v);
 
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	for (size_t i = 0; i < n; i++)
-		p[i] = tmp[n - 1 - i];
+	for (size_t i = n; i-- > 0; v /= 10)
+		p[i] = (char)('0' + v % 10);
 	return n;
 }
 
@@ -116,20 +124,30 @@ json_object *labelout_json_array(const struct store_label *l, size_t n)
 	return arr;
 }
 
+/* The ports as labelout_ports() gives them, at @p (room for LO_PORTS_LEN,
+ * no NUL).  Returns the length. */
+static size_t lo_ports(char *p, const struct store_label *l)
+{
+	size_t pos = 0;
+
+	for (uint8_t k = 0; k < l->nports && k < STORE_LABEL_PORTS; k++) {
+		if (k)
+			p[pos++] = ',';
+		pos += lo_u64(p + pos, l->ports[k]);
+	}
+	if (!pos)
+		p[pos++] = '-';
+	return pos;
+}
+
 char *labelout_ports(const struct store_label *l, char *buf, size_t len)
 {
 	char tmp[LO_PORTS_LEN];
-	size_t pos = 0;
+	size_t pos;
 
 	if (!len)
 		return buf;
-	for (uint8_t k = 0; k < l->nports && k < STORE_LABEL_PORTS; k++) {
-		if (k)
-			tmp[pos++] = ',';
-		pos += lo_u64(tmp + pos, l->ports[k]);
-	}
-	if (!pos)
-		tmp[pos++] = '-';
+	pos = lo_ports(tmp, l);
 	/* cut like snprintf when @buf is short */
 	if (pos > len - 1)
 		pos = len - 1;
@@ -140,7 +158,9 @@ char *labelout_ports(const struct store_label *l, char *buf, size_t len)
 
 /* ---- the table ---- */
 
-/* One row's cells; the text lives in @buf or in static names. */
+/* One row's cells; the text lives in the row or in static names.  Every
+ * cell is ASCII (an address, an RFC 3339 time, digits, fixed names), so a
+ * cell is as wide as it is long. */
 struct lo_row {
 	const char *cell[LO_COLS];
 	size_t len[LO_COLS];
@@ -154,20 +174,13 @@ static const enum cli_align lo_align[LO_COLS] = { CLI_LEFT, CLI_LEFT, CLI_LEFT, 
 						  CLI_LEFT, CLI_LEFT, CLI_RIGHT, CLI_RIGHT,
 						  CLI_LEFT, CLI_LEFT };
 
-/* The address as cli_addr_format writes it; a full IPv4 address without
- * inet_ntop. */
+/* The address as cli_addr_format() writes it; returns its length. */
 static size_t lo_addr(char *buf, size_t len, const struct bsc_addr *a)
 {
-	if (a->family == AF_INET && a->prefix == 32) {
-		size_t n = 0;
-		for (int i = 0; i < 4; i++) {
-			if (i)
-				buf[n++] = '.';
-			n += lo_u64(buf + n, a->bytes[i]);
-		}
-		buf[n] = '\0';
-		return n;
-	}
+	int n = addr_format(a, buf, len);
+
+	if (n >= 0)
+		return (size_t)n;
 	return strlen(cli_addr_format(a, buf, len));
 }
 
@@ -190,8 +203,8 @@ static void lo_row_fill(struct lo_row *w, struct lo_time *tc, const struct store
 	lo_set(w, 2, darknet_class_name((enum dk_class)r->cls));
 	lo_set(w, 3, sz ? sz : "-");
 	lo_set(w, 4, darknet_proto_name((enum dk_proto)r->protocol));
-	w->cell[5] = labelout_ports(r, w->ports, sizeof w->ports);
-	w->len[5] = strlen(w->ports);
+	w->cell[5] = w->ports;
+	w->len[5] = lo_ports(w->ports, r);
 	w->cell[6] = w->packets;
 	w->len[6] = lo_u64(w->packets, r->packets);
 	w->packets[w->len[6]] = '\0';
@@ -216,28 +229,34 @@ static void lo_flush(struct lo_out *o)
 	o->pos = 0;
 }
 
-static void lo_put(struct lo_out *o, const char *s, size_t n)
+static __attribute__((noinline)) void lo_put_slow(struct lo_out *o, const char *s, size_t n)
+{
+	lo_flush(o);
+	if (n > sizeof o->buf) {
+		fwrite(s, 1, n, o->f);
+		return;
+	}
+	memcpy(o->buf, s, n);
+	o->pos = n;
+}
+
+static inline void lo_put(struct lo_out *o, const char *s, size_t n)
 {
 	if (n > sizeof o->buf - o->pos) {
-		lo_flush(o);
-		if (n > sizeof o->buf) {
-			fwrite(s, 1, n, o->f);
-			return;
-		}
+		lo_put_slow(o, s, n);
+		return;
 	}
 	memcpy(o->buf + o->pos, s, n);
 	o->pos += n;
 }
 
-static void lo_pad(struct lo_out *o, size_t n)
+/* Room for @n (at most LO_OUT_LEN) bytes at the end of the buffer; the
+ * caller writes them and advances @o->pos. */
+static char *lo_room(struct lo_out *o, size_t n)
 {
-	static const char sp[] = "                                ";
-
-	while (n) {
-		size_t k = n < sizeof sp - 1 ? n : sizeof sp - 1;
-		lo_put(o, sp, k);
-		n -= k;
-	}
+	if (n > sizeof o->buf - o->pos)
+		lo_flush(o);
+	return o->buf + o->pos;
 }
 
 /* ---- the JSON array, written directly ---- */
@@ -247,12 +266,17 @@ static void lo_json_str(struct lo_out *o, const char *v)
 {
 	static const char hex[] = "0123456789abcdef";
 
+	const char *p;
+
 	if (!v) {
 		lo_put(o, "null", 4);
 		return;
 	}
 	lo_put(o, "\"", 1);
-	for (const char *p = v; *p; p++) {
+	for (p = v; *p && (unsigned char)*p >= 0x20 && *p != '"' && *p != '\\'; p++)
+		;
+	lo_put(o, v, (size_t)(p - v)); /* what needs no escaping, at once */
+	for (; *p; p++) {
 		unsigned char c = (unsigned char)*p;
 		char e[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
 
@@ -276,9 +300,7 @@ static void lo_json_str(struct lo_out *o, const char *v)
 
 static void lo_json_u64(struct lo_out *o, uint64_t v)
 {
-	char num[LO_U64_LEN];
-
-	lo_put(o, num, lo_u64(num, v));
+	o->pos += lo_u64(lo_room(o, LO_U64_LEN), v);
 }
 
 /* One object, as json-c prints it inside the array (pretty, spaced, two
@@ -343,28 +365,37 @@ void labelout_json_write(FILE *out, const struct store_label *l, size_t n)
 }
 
 /* One line as cli_table_print lays it out: columns two spaces apart, numbers
- * right-aligned, no padding after the last non-empty cell. */
-static void lo_row_print(struct lo_out *o, const struct lo_row *w, const size_t *width)
+ * right-aligned, no padding after the last non-empty cell.  @row_max: the
+ * longest line the widths allow. */
+static void lo_row_print(struct lo_out *o, const struct lo_row *w, const size_t *width,
+			 size_t row_max)
 {
 	int last = 0;
+	char *start = lo_room(o, row_max), *p = start;
 
 	for (int c = 0; c < LO_COLS; c++)
 		if (w->len[c] || lo_align[c] == CLI_RIGHT)
 			last = c;
 	for (int c = 0; c <= last; c++) {
-		size_t pad = width[c] - cli_text_width(w->cell[c], w->len[c]);
-		if (c)
-			lo_put(o, "  ", 2);
+		size_t pad = width[c] - w->len[c];
+
+		if (c) {
+			memcpy(p, "  ", 2);
+			p += 2;
+		}
 		if (lo_align[c] == CLI_RIGHT) {
-			lo_pad(o, pad);
-			lo_put(o, w->cell[c], w->len[c]);
-		} else {
-			lo_put(o, w->cell[c], w->len[c]);
-			if (c < last)
-				lo_pad(o, pad);
+			memset(p, ' ', pad);
+			p += pad;
+		}
+		memcpy(p, w->cell[c], w->len[c]);
+		p += w->len[c];
+		if (lo_align[c] == CLI_LEFT && c < last) {
+			memset(p, ' ', pad);
+			p += pad;
 		}
 	}
-	lo_put(o, "\n", 1);
+	*p++ = '\n';
+	o->pos += (size_t)(p - start);
 }
 
 void labelout_table(FILE *out, const struct store_label *l, size_t n, const char *empty)
@@ -373,7 +404,7 @@ void labelout_table(FILE *out, const struct store_label *l, size_t n, const char
 						  "protocol", "ports", "packets",
 						  "destinations", "tool", "service" };
 	struct lo_time tc = { .valid = false };
-	size_t width[LO_COLS];
+	size_t width[LO_COLS], row_max = 2 * (LO_COLS - 1) + 1;
 	struct lo_row w;
 	struct lo_out o = { .f = out, .pos = 0 };
 
@@ -383,21 +414,24 @@ void labelout_table(FILE *out, const struct store_label *l, size_t n, const char
 	}
 	/* every column as wide as its widest cell, the header included */
 	for (int c = 0; c < LO_COLS; c++)
-		width[c] = cli_text_width(hdr[c], strlen(hdr[c]));
+		width[c] = strlen(hdr[c]);
 	for (size_t i = 0; i < n; i++) {
 		lo_row_fill(&w, &tc, &l[i]);
-		for (int c = 0; c < LO_COLS; c++) {
-			size_t cw = cli_text_width(w.cell[c], w.len[c]);
-			if (cw > width[c])
-				width[c] = cw;
-		}
+		for (int c = 0; c < LO_COLS; c++)
+			if (w.len[c] > width[c])
+				width[c] = w.len[c];
 	}
+	/* a cell is at most as long as its buffer in struct lo_row, the time's
+	 * or a fixed name: a line fits the output buffer many times over */
+	for (int c = 0; c < LO_COLS; c++)
+		row_max += width[c];
+	assert(row_max <= LO_OUT_LEN);
 	for (int c = 0; c < LO_COLS; c++)
 		lo_set(&w, c, hdr[c]);
-	lo_row_print(&o, &w, width);
+	lo_row_print(&o, &w, width, row_max);
 	for (size_t i = 0; i < n; i++) {
 		lo_row_fill(&w, &tc, &l[i]);
-		lo_row_print(&o, &w, width);
+		lo_row_print(&o, &w, width, row_max);
 	}
 	lo_flush(&o);
 }

@@ -1,5 +1,6 @@
 /* tests/unit/common/test_addr.c — addresses, prefixes and socket addresses:
- * parse and format edge cases.  Single-threaded cmocka program. */
+ * parse and format edge cases; addr_format against inet_ntop on exhaustive and
+ * fixed-seed random addresses.  Single-threaded cmocka program. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -106,6 +107,208 @@ static void test_addr_format_nospace(void **state)
 	assert_true(addr_format(&a, buf, sizeof buf) > 0);
 	memset(&a, 0, sizeof a);
 	assert_int_equal(addr_format(&a, buf, sizeof buf), BSC_EINVAL);
+
+	/* Every length: too short leaves the buffer untouched; exact fits and
+	 * writes the text and its NUL, nothing beyond. */
+	static const char *const texts[] = {
+		"0.0.0.0", "255.255.255.255", "10.0.0.0/8", "0.0.0.0/0", "::", "::1", "1::",
+		"::ffff:1.2.3.4", "::1.2.3.4", "2001:db8::/32",
+		"ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe/127",
+		"::ffff:255.255.255.0/120",
+	};
+	for (size_t t = 0; t < sizeof texts / sizeof texts[0]; t++) {
+		size_t n = strlen(texts[t]);
+
+		assert_int_equal(addr_parse(&a, texts[t], false), 0);
+		for (size_t len = 0; len <= n + 1; len++) {
+			char out[ADDR_STRLEN + 8];
+			memset(out, '#', sizeof out);
+			int rc = addr_format(&a, out, len);
+			if (len <= n) {
+				assert_int_equal(rc, BSC_ENOSPC);
+				for (size_t i = 0; i < sizeof out; i++)
+					assert_int_equal(out[i], '#');
+				continue;
+			}
+			assert_int_equal(rc, (int)n);
+			assert_string_equal(out, texts[t]);
+			for (size_t i = n + 1; i < sizeof out; i++)
+				assert_int_equal(out[i], '#');
+		}
+	}
+}
+
+static void test_addr_format_einval(void **state)
+{
+	(void)state;
+	struct bsc_addr a = { .family = AF_INET, .prefix = 33 };
+	char buf[ADDR_STRLEN];
+
+	memset(buf, '#', sizeof buf);
+	assert_int_equal(addr_format(&a, buf, sizeof buf), BSC_EINVAL);
+	a.prefix = 255;
+	assert_int_equal(addr_format(&a, buf, sizeof buf), BSC_EINVAL);
+	a.family = AF_INET6;
+	a.prefix = 129;
+	assert_int_equal(addr_format(&a, buf, sizeof buf), BSC_EINVAL);
+	a.family = AF_UNIX;
+	a.prefix = 0;
+	assert_int_equal(addr_format(&a, buf, sizeof buf), BSC_EINVAL);
+	assert_int_equal(buf[0], '#');
+}
+
+/* ---- addr_format against inet_ntop (+ "/PREFIX") ---- */
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+/* splitmix64: a fixed sequence, the same on every run. */
+static uint64_t rng_next(void)
+{
+	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+/* addr_format(@a) must print what inet_ntop prints, "/PREFIX" added when the
+ * prefix is shorter than the family's length. */
+static void check_ntop(const struct bsc_addr *a)
+{
+	unsigned bits = a->family == AF_INET ? 32 : 128;
+	char want[ADDR_STRLEN], got[ADDR_STRLEN];
+
+	assert_non_null(inet_ntop(a->family, a->bytes, want, sizeof want));
+	size_t n = strlen(want);
+	if (a->prefix != bits)
+		n += (size_t)snprintf(want + n, sizeof want - n, "/%u", a->prefix);
+	memset(got, '#', sizeof got);
+	int rc = addr_format(a, got, sizeof got);
+	if (rc != (int)n || strcmp(got, want) != 0) {
+		char hex[40];
+		for (unsigned i = 0; i < bits / 8; i++)
+			snprintf(hex + 2 * i, 3, "%02x", a->bytes[i]);
+		fail_msg("addr_format(%s /%u) = %d '%s', inet_ntop gives %zu '%s'", hex, a->prefix,
+			 rc, rc >= 0 ? got : "", n, want);
+	}
+}
+
+static void set_groups(struct bsc_addr *a, const unsigned g[8])
+{
+	for (int i = 0; i < 8; i++) {
+		a->bytes[2 * i] = (uint8_t)(g[i] >> 8);
+		a->bytes[2 * i + 1] = (uint8_t)g[i];
+	}
+}
+
+/* Every address whose 8 groups come from {0, 1, ffff, 1234, abcd}: every
+ * pattern of zero runs, ties and embedded-IPv4 shapes. */
+static void test_addr_format_v6_groups(void **state)
+{
+	static const unsigned vals[] = { 0, 1, 0xffff, 0x1234, 0xabcd };
+	struct bsc_addr a = { .family = AF_INET6, .prefix = 128 };
+	unsigned g[8];
+
+	(void)state;
+	for (unsigned k = 0; k < 390625; k++) { /* 5^8 */
+		unsigned r = k;
+		for (int i = 0; i < 8; i++) {
+			g[i] = vals[r % 5];
+			r /= 5;
+		}
+		set_groups(&a, g);
+		check_ntop(&a);
+	}
+}
+
+/* The embedded-IPv4 edges: groups 0..3 zero, group 4 zero or not, group 5
+ * 0 / 1 / fffe / ffff, and groups 6 and 7 zero or not in several widths. */
+static void test_addr_format_v6_embedded(void **state)
+{
+	static const unsigned g4s[] = { 0, 1 };
+	static const unsigned g5s[] = { 0, 1, 0xfffe, 0xffff };
+	static const unsigned lows[] = { 0, 1, 0xa, 0xff, 0x100, 0xa00, 0xff00, 0x102, 0xffff };
+	struct bsc_addr a = { .family = AF_INET6, .prefix = 128 };
+	unsigned g[8] = { 0 };
+
+	(void)state;
+	for (unsigned i4 = 0; i4 < 2; i4++)
+		for (unsigned i5 = 0; i5 < 4; i5++)
+			for (unsigned i6 = 0; i6 < 9; i6++)
+				for (unsigned i7 = 0; i7 < 9; i7++) {
+					g[4] = g4s[i4];
+					g[5] = g5s[i5];
+					g[6] = lows[i6];
+					g[7] = lows[i7];
+					set_groups(&a, g);
+					for (unsigned p = 0; p <= 128; p += 8) {
+						a.prefix = (uint8_t)p;
+						check_ntop(&a);
+					}
+				}
+}
+
+/* Random prefix length: the full length half of the time. */
+static uint8_t random_prefix(unsigned bits)
+{
+	uint64_t r = rng_next();
+
+	return (uint8_t)(r & 1 ? bits : (r >> 1) % (bits + 1));
+}
+
+static void test_addr_format_v6_random(void **state)
+{
+	struct bsc_addr a = { .family = AF_INET6 };
+
+	(void)state;
+	for (unsigned k = 0; k < 200000; k++) {
+		uint64_t r[2] = { rng_next(), rng_next() };
+		memcpy(a.bytes, r, sizeof a.bytes);
+		if (k & 1) {
+			/* Groups of 0..4 significant hex digits: many zero groups,
+			 * and every width of the non-zero ones. */
+			uint64_t w = rng_next();
+			for (int i = 0; i < 8; i++, w >>= 3) {
+				unsigned digits = (unsigned)(w % 8);
+				digits = digits > 4 ? 0 : digits;
+				unsigned v = (unsigned)(a.bytes[2 * i] << 8 | a.bytes[2 * i + 1]);
+				v &= (1u << (4 * digits)) - 1;
+				a.bytes[2 * i] = (uint8_t)(v >> 8);
+				a.bytes[2 * i + 1] = (uint8_t)v;
+			}
+		}
+		a.prefix = random_prefix(128);
+		check_ntop(&a);
+	}
+}
+
+static void test_addr_format_v4_random(void **state)
+{
+	struct bsc_addr a = { .family = AF_INET };
+
+	(void)state;
+	for (unsigned p = 0; p <= 32; p++) {
+		a.prefix = (uint8_t)p;
+		memset(a.bytes, 0, 4);
+		check_ntop(&a);
+		memset(a.bytes, 0xff, 4);
+		check_ntop(&a);
+	}
+	/* Every octet value in every position. */
+	for (unsigned v = 0; v < 256; v++) {
+		for (unsigned pos = 0; pos < 4; pos++) {
+			memset(a.bytes, (int)(255 - v), 4);
+			a.bytes[pos] = (uint8_t)v;
+			a.prefix = 32;
+			check_ntop(&a);
+		}
+	}
+	for (unsigned k = 0; k < 200000; k++) {
+		uint32_t r = (uint32_t)rng_next();
+		memcpy(a.bytes, &r, 4);
+		a.prefix = random_prefix(32);
+		check_ntop(&a);
+	}
 }
 
 static void test_addr_mask_bits(void **state)
@@ -349,6 +552,11 @@ int main(void)
 		cmocka_unit_test(test_addr_parse_host_bits),
 		cmocka_unit_test(test_addr_parse_rejects),
 		cmocka_unit_test(test_addr_format_nospace),
+		cmocka_unit_test(test_addr_format_einval),
+		cmocka_unit_test(test_addr_format_v6_groups),
+		cmocka_unit_test(test_addr_format_v6_embedded),
+		cmocka_unit_test(test_addr_format_v6_random),
+		cmocka_unit_test(test_addr_format_v4_random),
 		cmocka_unit_test(test_addr_mask_bits),
 		cmocka_unit_test(test_addr_in_prefix_cases),
 		cmocka_unit_test(test_addr_cmp_order),

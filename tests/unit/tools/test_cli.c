@@ -1,9 +1,9 @@
 /* tests/unit/tools/test_cli.c — the CLI plumbing (tools/cli.c): duration,
- * time and address parsing, RFC 3339 formatting, table alignment; and the
- * commands run in-process against a store built in a tmpdir through
- * agg/store: the JSON shapes and values of status, top and originator, their
- * usage errors and exit codes, and ingest of event-log segments (idempotence,
- * --force, damage reported with its offset).
+ * time and address parsing, RFC 3339 formatting, table alignment, the UTF-8
+ * width against a byte loop; and the commands run in-process against a store
+ * built in a tmpdir through agg/store: the JSON shapes and values of status,
+ * top and originator, their usage errors and exit codes, and ingest of
+ * event-log segments (idempotence, --force, damage reported with its offset).
  * Single-threaded cmocka program; a fresh tmpdir per store test. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -195,6 +195,51 @@ static void test_table(void **state)
 	assert_string_equal(text, "key  v\nk\n");
 	free(text);
 	cli_table_free(t);
+}
+
+/* The byte-at-a-time count cli_text_width must agree with. */
+static size_t text_width_bytes(const unsigned char *s, size_t len)
+{
+	size_t w = 0;
+
+	for (size_t i = 0; i < len; i++)
+		if ((s[i] & 0xC0) != 0x80)
+			w++;
+	return w;
+}
+
+static void test_text_width_words(void **state)
+{
+	/* Bytes near the 10xxxxxx boundaries, or any byte. */
+	static const unsigned char edge[] = { 0x00, 0x3f, 0x40, 0x7f, 0x80, 0xbf, 0xc0, 0xff };
+	uint64_t r = 0x2545f4914f6cdd1dull;
+
+	(void)state;
+	assert_int_equal(cli_text_width("", 0), 0);
+	static const char mixed[] = "h\xc3\xa9llo w\xc3\xb6rld \xe2\x86\x92 \xf0\x9f\x99\x82";
+	assert_int_equal(cli_text_width(mixed, sizeof mixed - 1), 15);
+	for (size_t len = 0; len <= 100; len++) {
+		for (size_t align = 0; align < 8; align++) {
+			for (int trial = 0; trial < 16; trial++) {
+				/* Exactly align + len bytes, so a read past the end is caught. */
+				unsigned char *buf = malloc(align + len ? align + len : 1);
+				assert_non_null(buf);
+				for (size_t i = 0; i < align + len; i++) {
+					r ^= r << 13;
+					r ^= r >> 7;
+					r ^= r << 17;
+					buf[i] = trial & 1 ? edge[r % 8] : (unsigned char)(r >> 24);
+				}
+				size_t want = text_width_bytes(buf + align, len);
+				size_t got = cli_text_width((const char *)buf + align, len);
+				if (got != want)
+					fail_msg("cli_text_width(len %zu, align %zu, trial %d)"
+						 " = %zu, expected %zu", len, align, trial, got,
+						 want);
+				free(buf);
+			}
+		}
+	}
 }
 
 static void test_sha256(void **state)
@@ -717,6 +762,7 @@ int main(void)
 		cmocka_unit_test(test_time),
 		cmocka_unit_test(test_addr_and_numbers),
 		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_text_width_words),
 		cmocka_unit_test(test_sha256),
 		cmocka_unit_test_setup_teardown(test_status_json, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_top_json, setup, teardown),
