@@ -129,7 +129,7 @@ enum dk_count {
 struct dk_ent {
 	uint32_t sidx;              /* the source's number (src_at) */
 	uint32_t dst;               /* dst_key() */
-	uint32_t key;               /* port_key() | count code and META_* flags */
+	uint32_t key;               /* ent_key(): the key, count code and META_* flags */
 	struct dk_fp_probe fp;
 };
 
@@ -350,10 +350,9 @@ static void hll_add(uint8_t *regs, unsigned bits, uint64_t h)
 	uint64_t w = h << bits;
 	/* the register's bits are 0 in @w: with the last of them set, a @w of
 	 * 0 gives 64 - bits + 1 */
-	uint8_t rho = (uint8_t)(__builtin_clzll(w | 1ULL << (bits - 1)) + 1);
+	uint8_t rho = (uint8_t)(__builtin_clzll(w | 1ULL << (bits - 1)) + 1), r = regs[idx];
 
-	if (rho > regs[idx])
-		regs[idx] = rho;
+	regs[idx] = rho > r ? rho : r; /* stored either way: no branch to mispredict */
 }
 
 /* 2^-k, the weight of an HLL register holding k */
@@ -476,21 +475,6 @@ HOT uint32_t v4_of(const struct bsc_addr *a)
 HOT uint32_t dst_key(const struct bsc_addr *a)
 {
 	return a->family == AF_INET ? v4_of(a) : (uint32_t)addr_hash(a);
-}
-
-/* A protocol outside enum dk_proto (a caller's bug) is "other", as
- * count_meta() counts it. */
-HOT uint32_t port_key(const struct dk_packet *p)
-{
-	uint32_t port = p->dport;
-
-	if (p->later_fragment)
-		return KEY_NOPORT;
-	if (p->proto == DK_PROTO_ICMP || p->proto == DK_PROTO_ICMPV6)
-		port = p->icmp_type;
-	else if (p->proto != DK_PROTO_TCP && p->proto != DK_PROTO_UDP)
-		return (uint32_t)DK_PROTO_OTHER << 16;
-	return (uint32_t)p->proto << 16 | port;
 }
 
 /* Buckets of a full tuple table: load 3/4 at exact_cap. */
@@ -911,29 +895,37 @@ sketch:
 		sketch_add(s->sk, dst, key, 1);
 }
 
-/* The count code and flags of @p (see enum dk_count). */
-HOT uint32_t count_meta(const struct dk_packet *p)
+/* The count code of a TCP packet by its FIN, SYN, RST and ACK bits (index
+ * bits 0-3, tcp_bits()), as the rules read in order: a bare SYN; SYN and
+ * ACK without RST; RST with ACK; RST; anything else. */
+static const uint8_t tcp_code[16] = {
+	CC_TCP_OTHER, CC_TCP_OTHER, CC_SYN,    CC_TCP_OTHER, CC_RST,    CC_RST,    CC_RST,    CC_RST,
+	CC_TCP_OTHER, CC_TCP_OTHER, CC_SYNACK, CC_SYNACK,    CC_RSTACK, CC_RSTACK, CC_RSTACK, CC_RSTACK,
+};
+
+HOT unsigned tcp_bits(uint8_t f)
 {
-	uint8_t f = p->tcp_flags;
-	uint32_t m = p->fragment ? META_FRAG : 0, c;
+	return (f & (DK_TCP_FIN | DK_TCP_SYN | DK_TCP_RST)) | (f & DK_TCP_ACK) >> 1;
+}
+
+/* The key of @p (proto << 16 | port or ICMP type; KEY_NOPORT for a later
+ * fragment; a protocol outside enum dk_proto, a caller's bug, is "other"),
+ * with its count code and flags above the key bits (see enum dk_count).
+ * One branch on the protocol, the TCP flags by table: on mixed traffic
+ * every branch here is a guess. */
+HOT uint32_t ent_key(const struct dk_packet *p)
+{
+	uint32_t m = p->fragment ? META_FRAG : 0, c, key;
+	bool later = p->later_fragment;
 
 	switch (p->proto) {
 	case DK_PROTO_TCP:
-		if (p->later_fragment)
-			c = CC_TCP_NOHDR;
-		else if ((f & (DK_TCP_SYN | DK_TCP_ACK | DK_TCP_RST | DK_TCP_FIN)) == DK_TCP_SYN)
-			c = CC_SYN;
-		else if ((f & (DK_TCP_SYN | DK_TCP_ACK | DK_TCP_RST)) == (DK_TCP_SYN | DK_TCP_ACK))
-			c = CC_SYNACK;
-		else if ((f & (DK_TCP_RST | DK_TCP_ACK)) == (DK_TCP_RST | DK_TCP_ACK))
-			c = CC_RSTACK;
-		else if (f & DK_TCP_RST)
-			c = CC_RST;
-		else
-			c = CC_TCP_OTHER;
+		c = later ? CC_TCP_NOHDR : tcp_code[tcp_bits(p->tcp_flags)];
+		key = (uint32_t)DK_PROTO_TCP << 16 | p->dport;
 		break;
 	case DK_PROTO_UDP:
 		c = CC_UDP;
+		key = (uint32_t)DK_PROTO_UDP << 16 | p->dport;
 		break;
 	case DK_PROTO_ICMP:
 	case DK_PROTO_ICMPV6: {
@@ -941,7 +933,7 @@ HOT uint32_t count_meta(const struct dk_packet *p)
 		uint8_t t = p->icmp_type;
 
 		m |= v6 ? META_V6 : 0;
-		if (p->later_fragment)
+		if (later)
 			c = CC_ICMP_NOHDR;
 		else if (t == (v6 ? 128 : 8))
 			c = CC_ECHO_REQ;
@@ -953,13 +945,16 @@ HOT uint32_t count_meta(const struct dk_packet *p)
 			c = CC_TIMEX;
 		else
 			c = CC_ICMP_OTHER;
+		key = (uint32_t)p->proto << 16 | t;
 		break;
 	}
 	default:
 		c = CC_OTHER;
+		key = (uint32_t)DK_PROTO_OTHER << 16;
 		break;
 	}
-	return m | c << META_CODE_SHIFT;
+	key = later ? KEY_NOPORT : key;
+	return key | m | c << META_CODE_SHIFT;
 }
 
 static void count_apply(struct dk_src *s, uint32_t meta)
@@ -1171,7 +1166,7 @@ static void room_update(struct darknet *dk)
 HOT void ent_fill(struct dk_ent *e, const struct dk_packet *p)
 {
 	e->dst = dst_key(&p->dst);
-	e->key = port_key(p) | count_meta(p);
+	e->key = ent_key(p);
 	fingerprint_probe(p, &e->fp);
 }
 
@@ -1458,6 +1453,12 @@ static void emit_window(struct darknet *dk)
 	struct dk_record rec;
 
 	for (size_t i = 0; i < dk->nsrc; i++) {
+		/* the lines of the sources two ahead, the table of the next one */
+		if (i + 2 < dk->nsrc)
+			prefetch_lines(src_at(dk, i + 2), sizeof(struct dk_src));
+		if (i + 1 < dk->nsrc && src_at(dk, i + 1)->nb)
+			prefetch_lines(src_at(dk, i + 1)->tab,
+				       src_at(dk, i + 1)->nb * sizeof(struct dk_bucket));
 		build_record(dk, src_at(dk, i), &rec);
 		dk->cfg.emit(&rec, dk->cfg.emit_arg);
 	}

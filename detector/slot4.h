@@ -65,10 +65,12 @@ static inline int slot4_find2(const uint32_t a[4], const uint32_t b[4], const ui
 #endif
 }
 
-/* The first of the four slots with the smallest count. */
+/* The first of the four slots with the smallest count.  Without branches:
+ * on a stream of new keys the answer is as good as random. */
 static inline unsigned slot4_low(const uint32_t count[4])
 {
 	unsigned a = count[1] < count[0], b = 2 + (count[3] < count[2]);
+	unsigned pick_b = 0u - (unsigned)(count[b] < count[a]);
 
-	return count[b] < count[a] ? b : a;
+	return (b & pick_b) | (a & ~pick_b);
 }

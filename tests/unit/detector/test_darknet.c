@@ -478,6 +478,48 @@ static void test_agg_mirai(void **state)
 	darknet_destroy(dk);
 }
 
+/* Every TCP flag byte is counted as the rules read, in order: a bare SYN;
+ * SYN and ACK without RST; RST with ACK; RST; anything else (the labeler
+ * reads the four bits from a table). */
+static void test_agg_tcp_flags(void **state)
+{
+	struct sink k;
+	struct darknet *dk = mk(&k, 0, 0, 0);
+
+	(void)state;
+	for (unsigned f = 0; f < 256; f++) {
+		struct dk_packet p = pkt((uint8_t)f, f, 80);
+
+		p.tcp_flags = (uint8_t)f;
+		add(dk, &p);
+	}
+	darknet_flush(dk);
+	assert_int_equal(k.n, 256);
+	for (unsigned f = 0; f < 256; f++) {
+		const struct dk_stats *st = &k.rec[f].stats;
+		unsigned sar = f & (DK_TCP_SYN | DK_TCP_ACK | DK_TCP_RST);
+		uint64_t want[5] = { 0 }; /* syn, synack, rstack, rst, other */
+
+		if ((f & (DK_TCP_SYN | DK_TCP_ACK | DK_TCP_RST | DK_TCP_FIN)) == DK_TCP_SYN)
+			want[0] = 1;
+		else if (sar == (DK_TCP_SYN | DK_TCP_ACK))
+			want[1] = 1;
+		else if ((f & (DK_TCP_RST | DK_TCP_ACK)) == (DK_TCP_RST | DK_TCP_ACK))
+			want[2] = 1;
+		else if (f & DK_TCP_RST)
+			want[3] = 1;
+		else
+			want[4] = 1;
+		assert_int_equal(st->tcp, 1);
+		assert_int_equal(st->syn, want[0]);
+		assert_int_equal(st->synack, want[1]);
+		assert_int_equal(st->rstack, want[2]);
+		assert_int_equal(st->rst, want[3]);
+		assert_int_equal(st->tcp_other, want[4]);
+	}
+	darknet_destroy(dk);
+}
+
 static void test_agg_port_scan_and_others(void **state)
 {
 	struct sink k;
@@ -1233,6 +1275,7 @@ int main(void)
 		cmocka_unit_test(test_agg_network_scan),
 		cmocka_unit_test(test_agg_scaling),
 		cmocka_unit_test(test_agg_mirai),
+		cmocka_unit_test(test_agg_tcp_flags),
 		cmocka_unit_test(test_agg_port_scan_and_others),
 		cmocka_unit_test(test_agg_tools),
 		cmocka_unit_test(test_agg_fragment_scanner),
