@@ -39,7 +39,7 @@
 #define RADIX_BITS 11              /* the batch is split in 2^11 groups of sources */
 #define LOCAL_BITS 12              /* a group is sorted by up to 12 more bits */
 #define LOCAL_MAX 4096             /* entries of a group sorted into dk->local */
-#define AHEAD 8                    /* packets ahead whose source is prefetched */
+#define AHEAD 16                   /* packets ahead whose source is prefetched */
 #define PIPE 16                    /* packets queued while their table slot is fetched */
 
 /* A distinct (dst, key): in the source's inline array, then in its table. */
@@ -1030,7 +1030,9 @@ static void group_sort(struct darknet *dk, const struct dk_ent *from, uint32_t m
 		to[cnt[(from[i].sidx >> sh) & mask]++] = from[i];
 }
 
-static void prefetch_lines(const void *p, size_t len)
+/* Always inlined, as every function that only prefetches: GCC takes such a
+ * function for one without effect and drops calls to it. */
+HOT void prefetch_lines(const void *p, size_t len)
 {
 	const char *c = p;
 
@@ -1038,8 +1040,6 @@ static void prefetch_lines(const void *p, size_t len)
 		__builtin_prefetch(c + off, 1);
 }
 
-/* Add the packets @e[0..m) of one group, sorted by source.  A source's
- * lines are fetched a few packets before it is needed. */
 /* ring[k % AHEAD] becomes the source of e[k]; a source's lines are fetched
  * when its first packet enters the ring. */
 static inline void ring_set(struct darknet *dk, const struct dk_ent *e, struct dk_src **ring,
@@ -1053,6 +1053,25 @@ static inline void ring_set(struct darknet *dk, const struct dk_ent *e, struct d
 	}
 }
 
+/* The second step of fetching ahead, for e[k] (k > 0), whose source @s had
+ * its lines asked for AHEAD / 2 entries earlier: a sketched source's sketch
+ * with its first packet (sketches lie wherever they were allocated, apart
+ * from their sources), else the bucket of the packet's tuple. */
+HOT void ent_prefetch(const struct dk_ent *e, uint32_t k, const struct dk_src *s)
+{
+	if (s->sk) {
+		if (e[k].sidx != e[k - 1].sidx)
+			prefetch_lines(s->sk, sizeof *s->sk);
+	} else if (s->nb) {
+		uint32_t h = tuple_hash(e[k].dst, e[k].key & KEY_MASK);
+
+		__builtin_prefetch(&s->tab[tab_pos(h, s->nb)], 1);
+	}
+}
+
+/* Add the packets @e[0..m) of one group, sorted by source.  A source's
+ * lines are fetched AHEAD packets before it is needed, its sketch or the
+ * packet's tuple bucket AHEAD / 2 packets before. */
 static void group_add(struct darknet *dk, const struct dk_ent *e, uint32_t m)
 {
 	struct dk_src *s, *ring[AHEAD];
@@ -1064,6 +1083,8 @@ static void group_add(struct darknet *dk, const struct dk_ent *e, uint32_t m)
 		s = ring[i % AHEAD];
 		if (i + AHEAD < m)
 			ring_set(dk, e, ring, i + AHEAD);
+		if (i + AHEAD / 2 < m)
+			ent_prefetch(e, i + AHEAD / 2, ring[(i + AHEAD / 2) % AHEAD]);
 		count_apply(s, e[i].key);
 		if (e[i].fp.flags)
 			fingerprint_apply(&s->fp, &e[i].fp);
