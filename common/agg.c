@@ -28,6 +28,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/store.h"
+#include "common/wire.h"
 
 #define QTYPE_PTR 12
 #define RCODE_NXDOMAIN 3
@@ -63,12 +64,12 @@ size_t agg_orig_encode(const struct agg_orig_rec *r, uint8_t *buf)
 	buf[1] = r->nbins;
 	buf[2] = 0;
 	buf[3] = 0;
-	be_put32(buf + 4, r->queriers);
-	be_put64(buf + 8, r->queries);
-	be_put64(buf + 16, r->nxdomain);
-	be_put64(buf + 24, r->first_ns);
-	be_put64(buf + 32, r->last_ns);
-	be_put64(buf + 40, r->bins);
+	wire_put_u32(buf + 4, r->queriers);
+	wire_put_u64(buf + 8, r->queries);
+	wire_put_u64(buf + 16, r->nxdomain);
+	wire_put_u64(buf + 24, r->first_ns);
+	wire_put_u64(buf + 32, r->last_ns);
+	wire_put_u64(buf + 40, r->bins);
 	return AGG_ORIG_LEN;
 }
 
@@ -77,12 +78,12 @@ int agg_orig_decode(const uint8_t *buf, size_t len, struct agg_orig_rec *r)
 	if (len != AGG_ORIG_LEN || buf[0] != AGG_REC_VERSION || buf[2] || buf[3])
 		return BSC_EMALF;
 	r->nbins = buf[1];
-	r->queriers = be_get32(buf + 4);
-	r->queries = be_get64(buf + 8);
-	r->nxdomain = be_get64(buf + 16);
-	r->first_ns = be_get64(buf + 24);
-	r->last_ns = be_get64(buf + 32);
-	r->bins = be_get64(buf + 40);
+	r->queriers = wire_get_u32(buf + 4);
+	r->queries = wire_get_u64(buf + 8);
+	r->nxdomain = wire_get_u64(buf + 16);
+	r->first_ns = wire_get_u64(buf + 24);
+	r->last_ns = wire_get_u64(buf + 32);
+	r->bins = wire_get_u64(buf + 40);
 	if (r->nbins == 0 || r->nbins > BUCKET_BINS_MAX || (r->bins & ~bucket_bins_mask(r->nbins)))
 		return BSC_EMALF;
 	if (r->first_ns > r->last_ns || r->queriers > r->queries || r->nxdomain > r->queries)
@@ -109,9 +110,9 @@ void agg_orig_merge(struct agg_orig_rec *into, const struct agg_orig_rec *add)
 size_t agg_origq_encode(const struct agg_origq_rec *r, uint64_t bucket_s, uint8_t *buf)
 {
 	buf[0] = AGG_REC_VERSION;
-	be_put32(buf + 1, r->queries);
-	be_put32(buf + 5, bucket_offset_ms(r->first_ns, bucket_s));
-	be_put32(buf + 9, bucket_offset_ms(r->last_ns, bucket_s));
+	wire_put_u32(buf + 1, r->queries);
+	wire_put_u32(buf + 5, bucket_offset_ms(r->first_ns, bucket_s));
+	wire_put_u32(buf + 9, bucket_offset_ms(r->last_ns, bucket_s));
 	return AGG_ORIGQ_LEN;
 }
 
@@ -119,9 +120,9 @@ int agg_origq_decode(const uint8_t *buf, size_t len, uint64_t bucket_s, struct a
 {
 	if (len != AGG_ORIGQ_LEN || buf[0] != AGG_REC_VERSION)
 		return BSC_EMALF;
-	uint32_t first = be_get32(buf + 5);
-	uint32_t last = be_get32(buf + 9);
-	r->queries = be_get32(buf + 1);
+	uint32_t first = wire_get_u32(buf + 5);
+	uint32_t last = wire_get_u32(buf + 9);
+	r->queries = wire_get_u32(buf + 1);
 	if (r->queries == 0 || first > last || bucket_s > (UINT64_MAX - UINT32_MAX) / NS_PER_S)
 		return BSC_EMALF;
 	uint64_t base = bucket_s * NS_PER_S;
@@ -144,12 +145,12 @@ void agg_origq_merge(struct agg_origq_rec *into, const struct agg_origq_rec *add
 size_t agg_bucket_encode(const struct agg_bucket_rec *r, uint8_t *buf)
 {
 	buf[0] = AGG_REC_VERSION;
-	be_put64(buf + 1, r->events);
-	be_put64(buf + 9, r->ptr);
-	be_put64(buf + 17, r->partial);
-	be_put64(buf + 25, r->other_qtype);
-	be_put64(buf + 33, r->other_name);
-	be_put64(buf + 41, r->invalid);
+	wire_put_u64(buf + 1, r->events);
+	wire_put_u64(buf + 9, r->ptr);
+	wire_put_u64(buf + 17, r->partial);
+	wire_put_u64(buf + 25, r->other_qtype);
+	wire_put_u64(buf + 33, r->other_name);
+	wire_put_u64(buf + 41, r->invalid);
 	return AGG_BUCKET_LEN;
 }
 
@@ -157,12 +158,12 @@ int agg_bucket_decode(const uint8_t *buf, size_t len, struct agg_bucket_rec *r)
 {
 	if (len != AGG_BUCKET_LEN || buf[0] != AGG_REC_VERSION)
 		return BSC_EMALF;
-	r->events = be_get64(buf + 1);
-	r->ptr = be_get64(buf + 9);
-	r->partial = be_get64(buf + 17);
-	r->other_qtype = be_get64(buf + 25);
-	r->other_name = be_get64(buf + 33);
-	r->invalid = be_get64(buf + 41);
+	r->events = wire_get_u64(buf + 1);
+	r->ptr = wire_get_u64(buf + 9);
+	r->partial = wire_get_u64(buf + 17);
+	r->other_qtype = wire_get_u64(buf + 25);
+	r->other_name = wire_get_u64(buf + 33);
+	r->invalid = wire_get_u64(buf + 41);
 	/* Every event lands in exactly one class. */
 	const uint64_t parts[] = { r->ptr, r->partial, r->other_qtype, r->other_name, r->invalid };
 	uint64_t sum = 0;
@@ -1089,7 +1090,7 @@ static void rank_addrs(const void *base, size_t esize, size_t n, size_t addr_off
 
 	for (size_t i = 0; i < n; i++, e += esize) {
 		if (e[fam_off] == AF_INET)
-			k4[n4++] = (uint64_t)be_get32(e + addr_off) << 32 | i;
+			k4[n4++] = (uint64_t)wire_get_u32(e + addr_off) << 32 | i;
 	}
 	if (n4) {
 		uint64_t *s = radix_v4(k4, k4 + n4, n4);
@@ -1103,8 +1104,8 @@ static void rank_addrs(const void *base, size_t esize, size_t n, size_t addr_off
 	for (size_t i = 0; i < n; i++, e += esize) {
 		if (e[fam_off] == AF_INET)
 			continue;
-		k6[n6].hi = be_get64(e + addr_off);
-		k6[n6].lo = be_get64(e + addr_off + 8);
+		k6[n6].hi = wire_get_u64(e + addr_off);
+		k6[n6].lo = wire_get_u64(e + addr_off + 8);
 		k6[n6].idx = (uint32_t)i;
 		k6[n6].pad = 0;
 		n6++;

@@ -3,13 +3,12 @@
  *
  * Pure inline arithmetic; any thread.  A bucket is named by its start time in
  * whole seconds since the Unix epoch (a multiple of the bucket length); a bin
- * is one of at most 64 equal slices of a bucket.  Also the big-endian loads
- * and stores of the stored keys, values and event-log records. */
+ * is one of at most 64 equal slices of a bucket.  The big-endian loads and
+ * stores of the stored keys and values are wire_get_u* and wire_put_u* in
+ * common/wire.h. */
 #pragma once
-#include <endian.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <string.h>
 
 #define BUCKET_LEN_DEFAULT 3600u            /* s: one hour */
 #define BUCKET_BIN_DEFAULT 600u             /* s: ten minutes (spec §2.3 d2) */
@@ -57,33 +56,4 @@ static inline uint32_t bucket_offset_ms(uint64_t time_ns, uint64_t start_s)
 static inline uint64_t bucket_bins_mask(unsigned n)
 {
 	return n >= 64 ? ~0ull : (1ull << n) - 1;
-}
-
-/* Big-endian loads and stores at any alignment (caller checked bounds). */
-static inline void be_put32(uint8_t *p, uint32_t v)
-{
-	v = htobe32(v);
-	memcpy(p, &v, 4);
-}
-
-static inline void be_put64(uint8_t *p, uint64_t v)
-{
-	v = htobe64(v);
-	memcpy(p, &v, 8);
-}
-
-static inline uint32_t be_get32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, 4);
-	return be32toh(v);
-}
-
-static inline uint64_t be_get64(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, 8);
-	return be64toh(v);
 }

@@ -195,7 +195,7 @@ size_t evlog_encode(const struct query_event *ev, uint8_t *b)
 		kind = REVNAME_NONE;
 	b[2] = REC_EVENT;
 	b[3] = (uint8_t)kind;
-	be_put64(b + 4, ev->time_ns);
+	wire_put_u64(b + 4, ev->time_ns);
 	wire_put_u16(b + 12, ev->querier_port);
 	wire_put_u16(b + 14, ev->qtype);
 	b[16] = ev->rcode;
@@ -220,7 +220,7 @@ size_t evlog_encode(const struct query_event *ev, uint8_t *b)
 	if (flags & EVENT_ECS)
 		p += put_addr(b + p, &ev->ecs, true);
 	wire_put_u16(b, (uint16_t)(p + 4));
-	be_put32(b + p, evlog_crc32c(b, p));
+	wire_put_u32(b + p, evlog_crc32c(b, p));
 	return p + 4;
 }
 
@@ -274,7 +274,7 @@ static bool rec_decode(const uint8_t *b, size_t n, struct query_event *ev)
 	memset(ev, 0, sizeof *ev);
 	if (end < p || b[3] > REVNAME_CLASSLESS || (b[17] & ~EVENT_FLAGS_KNOWN))
 		return false;
-	ev->time_ns = be_get64(b + 4);
+	ev->time_ns = wire_get_u64(b + 4);
 	ev->querier_port = wire_get_u16(b + 12);
 	ev->qtype = wire_get_u16(b + 14);
 	ev->rcode = b[16];
@@ -304,9 +304,9 @@ static void footer_encode(uint8_t *b, uint64_t events, uint64_t now_ns)
 	wire_put_u16(b, EVLOG_FOOTER_LEN);
 	b[2] = REC_FOOTER;
 	b[3] = 0;
-	be_put64(b + 4, events);
-	be_put64(b + 12, now_ns);
-	be_put32(b + 20, evlog_crc32c(b, 20));
+	wire_put_u64(b + 4, events);
+	wire_put_u64(b + 12, now_ns);
+	wire_put_u32(b + 20, evlog_crc32c(b, 20));
 }
 
 /* Header (64 bytes):
@@ -320,10 +320,10 @@ static void header_encode(uint8_t *b, const struct evlog_header *h)
 	memcpy(b, EVLOG_MAGIC, 8);
 	wire_put_u16(b + 8, EVLOG_VERSION);
 	wire_put_u16(b + 10, EVLOG_HEADER_LEN);
-	be_put64(b + 16, h->created_ns);
-	be_put64(b + 24, h->seq);
+	wire_put_u64(b + 16, h->created_ns);
+	wire_put_u64(b + 24, h->seq);
 	memcpy(b + 32, h->writer_id, strnlen(h->writer_id, EVLOG_WRITER_ID_MAX));
-	be_put32(b + 60, evlog_crc32c(b, 60));
+	wire_put_u32(b + 60, evlog_crc32c(b, 60));
 }
 
 /* ---------------------------------------------------------------------------
@@ -762,7 +762,7 @@ static bool valid_at(const uint8_t *b, size_t avail)
 	if (n > avail || (b[2] == REC_EVENT ? n < EVLOG_REC_MIN || n > EVLOG_REC_MAX
 					     : b[2] != REC_FOOTER || n != EVLOG_FOOTER_LEN))
 		return false;
-	return evlog_crc32c(b, n - 4) == be_get32(b + n - 4);
+	return evlog_crc32c(b, n - 4) == wire_get_u32(b + n - 4);
 }
 
 /* Does any valid record start after file offset @off?  Tells damage in the
@@ -850,7 +850,7 @@ int evlog_reader_next(struct evlog_reader *r, struct query_event *ev)
 			return damage(r, off, "record cut short by the end of the file");
 		}
 		const uint8_t *b = r->data + r->pos;
-		if (evlog_crc32c(b, n - 4) != be_get32(b + n - 4))
+		if (evlog_crc32c(b, n - 4) != wire_get_u32(b + n - 4))
 			return damage(r, off, "checksum mismatch");
 		if (b[2] == REC_EVENT) {
 			if (!rec_decode(b, n, ev))
@@ -863,7 +863,7 @@ int evlog_reader_next(struct evlog_reader *r, struct query_event *ev)
 		if (b[2] != REC_FOOTER || n != EVLOG_FOOTER_LEN || b[3] != 0)
 			return fail(r, BSC_EMALF, off,
 				    "unknown record type (its checksum is valid)");
-		r->footer_count = be_get64(b + 4);
+		r->footer_count = wire_get_u64(b + 4);
 		if (r->footer_count != r->count)
 			return fail(r, BSC_EMALF, off, "footer event count disagrees");
 		r->closed = true;
@@ -894,14 +894,14 @@ static int reader_start(struct evlog_reader *r, char *err, size_t errlen)
 			 ver, EVLOG_VERSION);
 		return BSC_EMALF;
 	}
-	if (wire_get_u16(b + 10) != EVLOG_HEADER_LEN || be_get32(b + 12) != 0 || b[59] != 0 ||
-	    evlog_crc32c(b, 60) != be_get32(b + 60)) {
+	if (wire_get_u16(b + 10) != EVLOG_HEADER_LEN || wire_get_u32(b + 12) != 0 || b[59] != 0 ||
+	    evlog_crc32c(b, 60) != wire_get_u32(b + 60)) {
 		snprintf(err, errlen, "%s: damaged segment header", r->name);
 		return BSC_EMALF;
 	}
 	r->hdr.version = ver;
-	r->hdr.created_ns = be_get64(b + 16);
-	r->hdr.seq = be_get64(b + 24);
+	r->hdr.created_ns = wire_get_u64(b + 16);
+	r->hdr.seq = wire_get_u64(b + 24);
 	memcpy(r->hdr.writer_id, b + 32, EVLOG_WRITER_ID_MAX);
 	r->hdr.writer_id[EVLOG_WRITER_ID_MAX] = '\0';
 	r->pos = EVLOG_HEADER_LEN;

@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/store.h"
+#include "common/wire.h"
 
 #define META_VERSION 1
 #define META_U64_LEN 9           /* version byte + u64 */
@@ -109,7 +110,7 @@ size_t store_key_addr(uint8_t *k, const struct bsc_addr *a)
 
 size_t store_key_orig(uint8_t *k, uint64_t bucket_s, const struct bsc_addr *orig)
 {
-	be_put64(k, bucket_s);
+	wire_put_u64(k, bucket_s);
 	size_t n = store_key_addr(k + 8, orig);
 	return n ? 8 + n : 0;
 }
@@ -150,7 +151,7 @@ int store_key_parse_orig(const uint8_t *k, size_t n, uint64_t *bucket_s, struct 
 {
 	if (n < 8)
 		return BSC_EMALF;
-	*bucket_s = be_get64(k);
+	*bucket_s = wire_get_u64(k);
 	return store_key_parse_addr(k + 8, n - 8, orig);
 }
 
@@ -159,7 +160,7 @@ int store_key_parse_origq(const uint8_t *k, size_t n, uint64_t *bucket_s, struct
 {
 	if (n < 8)
 		return BSC_EMALF;
-	*bucket_s = be_get64(k);
+	*bucket_s = wire_get_u64(k);
 	size_t u = parse_addr(k + 8, n - 8, orig);
 	if (!u)
 		return BSC_EMALF;
@@ -187,7 +188,7 @@ static int meta_get(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, uin
 		return bsc_err_mdb(rc);
 	if (d.mv_size != META_U64_LEN || ((const uint8_t *)d.mv_data)[0] != META_VERSION)
 		return BSC_EMALF;
-	*v = be_get64((const uint8_t *)d.mv_data + 1);
+	*v = wire_get_u64((const uint8_t *)d.mv_data + 1);
 	return 0;
 }
 
@@ -195,7 +196,7 @@ static int meta_put(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, uin
 {
 	uint8_t buf[META_U64_LEN];
 	buf[0] = META_VERSION;
-	be_put64(buf + 1, v);
+	wire_put_u64(buf + 1, v);
 	MDB_val k = { klen, (void *)key }, d = { sizeof buf, buf };
 	return bsc_err_mdb(mdb_put(txn, dbi, &k, &d, 0));
 }
@@ -646,7 +647,7 @@ static int row_bucket_count(struct store *s, const MDB_val *k, const MDB_val *d,
 	if (k->mv_size != META_BUCKET_PLEN + 8 ||
 	    !key_starts(k, META_BUCKET_PREFIX, META_BUCKET_PLEN))
 		return 1;
-	uint64_t b = be_get64((const uint8_t *)k->mv_data + META_BUCKET_PLEN);
+	uint64_t b = wire_get_u64((const uint8_t *)k->mv_data + META_BUCKET_PLEN);
 	if (!out->buckets)
 		out->first_bucket_s = b;
 	out->last_bucket_s = b;
@@ -909,7 +910,7 @@ int store_batch_bucket(struct store_batch *b, uint64_t bucket_s, const struct ag
 	if (b->failed)
 		return b->failed;
 	memcpy(key, META_BUCKET_PREFIX, META_BUCKET_PLEN);
-	be_put64(key + META_BUCKET_PLEN, bucket_s);
+	wire_put_u64(key + META_BUCKET_PLEN, bucket_s);
 	MDB_val k = { sizeof key, key }, d;
 	struct agg_bucket_rec r = { 0 };
 	int mrc = mdb_get(b->txn, dbi, &k, &d);
@@ -987,7 +988,7 @@ void store_batch_abort(struct store_batch *b)
 
 static uint64_t key_bucket(const MDB_val *k)
 {
-	return be_get64(k->mv_data);
+	return wire_get_u64(k->mv_data);
 }
 
 /* Suffix of a key after its bucket. */
@@ -1013,7 +1014,7 @@ static int seek_bucket(MDB_cursor *c, uint64_t *b, uint64_t to, const uint8_t *p
 	uint8_t kb[STORE_KEY_MAX];
 
 	while (cur < to) {
-		be_put64(kb, cur);
+		wire_put_u64(kb, cur);
 		if (plen)
 			memcpy(kb + 8, prefix, plen);
 		k->mv_size = 8 + plen;
@@ -1068,7 +1069,7 @@ int store_orig_walk(struct store *s, uint64_t from_s, uint64_t to_s, store_orig_
 	struct cb_arg a = { .cb = (void *)cb, .ctx = ctx, .to_s = to_s };
 	uint8_t start[8];
 
-	be_put64(start, from_s);
+	wire_put_u64(start, from_s);
 	return walk(s, STORE_DB_ORIG, start, sizeof start, row_orig, &a);
 }
 
@@ -1163,7 +1164,7 @@ static int row_bucket(struct store *s, const MDB_val *k, const MDB_val *d, void 
 		return 1;
 	if (k->mv_size != META_BUCKET_PLEN + 8)
 		return bad_row(s, "meta", k);
-	e.bucket_s = be_get64((const uint8_t *)k->mv_data + META_BUCKET_PLEN);
+	e.bucket_s = wire_get_u64((const uint8_t *)k->mv_data + META_BUCKET_PLEN);
 	if (e.bucket_s >= a->to_s)
 		return 1;
 	if (agg_bucket_decode(d->mv_data, d->mv_size, &e.rec) < 0)
@@ -1178,7 +1179,7 @@ int store_bucket_walk(struct store *s, uint64_t from_s, uint64_t to_s, store_buc
 	uint8_t start[META_BUCKET_PLEN + 8];
 
 	memcpy(start, META_BUCKET_PREFIX, META_BUCKET_PLEN);
-	be_put64(start + META_BUCKET_PLEN, from_s);
+	wire_put_u64(start + META_BUCKET_PLEN, from_s);
 	return walk(s, STORE_DB_META, start, sizeof start, row_bucket, &a);
 }
 
@@ -1709,10 +1710,10 @@ void store_label_encode(const struct store_label *l, uint8_t *buf)
 		buf[8 + 2 * i] = (uint8_t)(p >> 8);
 		buf[9 + 2 * i] = (uint8_t)p;
 	}
-	be_put64(buf + 16, l->packets);
-	be_put64(buf + 24, l->destinations);
-	be_put64(buf + 32, l->window_start_s);
-	be_put32(buf + 40, l->window_len_s);
+	wire_put_u64(buf + 16, l->packets);
+	wire_put_u64(buf + 24, l->destinations);
+	wire_put_u64(buf + 32, l->window_start_s);
+	wire_put_u32(buf + 40, l->window_len_s);
 }
 
 int store_label_decode(const uint8_t *v, size_t n, struct store_label *l)
@@ -1731,10 +1732,10 @@ int store_label_decode(const uint8_t *v, size_t n, struct store_label *l)
 	l->nports = v[6];
 	for (unsigned i = 0; i < STORE_LABEL_PORTS; i++)
 		l->ports[i] = (uint16_t)((v[8 + 2 * i] << 8) | v[9 + 2 * i]);
-	l->packets = be_get64(v + 16);
-	l->destinations = be_get64(v + 24);
-	l->window_start_s = be_get64(v + 32);
-	l->window_len_s = be_get32(v + 40);
+	l->packets = wire_get_u64(v + 16);
+	l->destinations = wire_get_u64(v + 24);
+	l->window_start_s = wire_get_u64(v + 32);
+	l->window_len_s = wire_get_u32(v + 40);
 	return 0;
 }
 
@@ -1782,6 +1783,6 @@ int store_label_walk(struct store *s, uint64_t from_s, uint64_t to_s, store_labe
 	struct cb_arg a = { .cb = (void *)cb, .ctx = ctx, .to_s = to_s };
 	uint8_t start[8];
 
-	be_put64(start, from_s);
+	wire_put_u64(start, from_s);
 	return walk(s, STORE_DB_LABEL, start, sizeof start, row_label, &a);
 }

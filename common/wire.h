@@ -1,7 +1,9 @@
-/* common/wire.h — sticky-error byte cursor over DNS wire data.
+/* common/wire.h — sticky-error byte cursor over DNS wire data, and the one
+ * home of big-endian loads and stores on raw pointers (packets, store keys
+ * and values, event-log records).
  *
- * After the first out-of-bounds read or write every further operation does
- * nothing and `error` stays set, so a parser checks it once at the end.
+ * After the first out-of-bounds read or write every further cursor operation
+ * does nothing and `error` stays set, so a parser checks it once at the end.
  * Pure, inline, no allocation; any thread. */
 #pragma once
 #include <stdbool.h>
@@ -110,7 +112,9 @@ static inline void wire_write(struct wire *w, const void *src, size_t n)
 	w->pos += n;
 }
 
-/* Big-endian helpers on raw pointers (caller checked bounds). */
+/* Big-endian helpers on raw pointers at any alignment (caller checked
+ * bounds).  These fix the byte order of stored keys, values and event-log
+ * records: most significant byte first, whatever the host. */
 static inline uint16_t wire_get_u16(const uint8_t *p)
 {
 	return (uint16_t)((p[0] << 8) | p[1]);
@@ -121,8 +125,35 @@ static inline uint32_t wire_get_u32(const uint8_t *p)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
+static inline uint64_t wire_get_u64(const uint8_t *p)
+{
+	return (uint64_t)p[0] << 56 | (uint64_t)p[1] << 48 | (uint64_t)p[2] << 40 |
+	       (uint64_t)p[3] << 32 | (uint64_t)p[4] << 24 | (uint64_t)p[5] << 16 |
+	       (uint64_t)p[6] << 8 | p[7];
+}
+
 static inline void wire_put_u16(uint8_t *p, uint16_t v)
 {
 	p[0] = (uint8_t)(v >> 8);
 	p[1] = (uint8_t)v;
+}
+
+static inline void wire_put_u32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static inline void wire_put_u64(uint8_t *p, uint64_t v)
+{
+	p[0] = (uint8_t)(v >> 56);
+	p[1] = (uint8_t)(v >> 48);
+	p[2] = (uint8_t)(v >> 40);
+	p[3] = (uint8_t)(v >> 32);
+	p[4] = (uint8_t)(v >> 24);
+	p[5] = (uint8_t)(v >> 16);
+	p[6] = (uint8_t)(v >> 8);
+	p[7] = (uint8_t)v;
 }

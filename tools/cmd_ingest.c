@@ -24,6 +24,7 @@
 #include "common/evlog.h"
 #include "common/mem.h"
 #include "common/store.h"
+#include "common/wire.h"
 #include "tools/cmds.h"
 #include "tools/dnstap.h"
 #include "tools/pcapdns.h"
@@ -173,7 +174,7 @@ static int fingerprint(int fd, uint64_t size, char *hex)
 		return BSC_ENOMEM;
 	digest_init(&h);
 	digest_update(&h, tag, sizeof tag);
-	be_put64(sz, size);
+	wire_put_u64(sz, size);
 	digest_update(&h, sz, sizeof sz);
 	uint64_t head = size < FP_PART ? size : FP_PART;
 	rc = fp_part(&h, fd, 0, head, buf);

@@ -122,16 +122,16 @@ static void set_src(const struct actor *a, struct pk *k)
 		memcpy(k->src, src6, 4);
 		k->src[4] = 0;
 		k->src[5] = 5;
-		be_put32(k->src + 8, a->key);
-		be_put32(k->src + 12, a->src4);
+		wire_put_u32(k->src + 8, a->key);
+		wire_put_u32(k->src + 12, a->src4);
 	} else {
-		be_put32(k->src, a->src4);
+		wire_put_u32(k->src, a->src4);
 	}
 }
 
 static void dst4(struct pk *k, uint32_t d)
 {
-	be_put32(k->dst, d);
+	wire_put_u32(k->dst, d);
 }
 
 static uint32_t rand_dst4(struct genutil_rng *r)
@@ -149,10 +149,10 @@ static void rand_dst6(struct pk *k, struct genutil_rng *r)
 	memset(k->dst + 8, 0, 8);
 	if ((x >> 8) & 1) {
 		/* low addresses: ::1, ::2, ... */
-		be_put32(k->dst + 12, (uint32_t)(x >> 16) & 0xffff);
+		wire_put_u32(k->dst + 12, (uint32_t)(x >> 16) & 0xffff);
 	} else {
-		be_put32(k->dst + 8, (uint32_t)(x >> 24));
-		be_put32(k->dst + 12, (uint32_t)genutil_rng_next(r));
+		wire_put_u32(k->dst + 8, (uint32_t)(x >> 24));
+		wire_put_u32(k->dst + 12, (uint32_t)genutil_rng_next(r));
 	}
 }
 
@@ -166,8 +166,8 @@ static void tcp(struct pk *k, uint16_t sport, uint16_t dport, uint32_t seq, uint
 	memset(t, 0, len);
 	wire_put_u16(t, sport);
 	wire_put_u16(t + 2, dport);
-	be_put32(t + 4, seq);
-	be_put32(t + 8, ack);
+	wire_put_u32(t + 4, seq);
+	wire_put_u32(t + 8, ack);
 	t[12] = (uint8_t)((len / 4) << 4);
 	t[13] = flags;
 	wire_put_u16(t + 14, win);
@@ -224,11 +224,11 @@ static void icmp_error(struct pk *k, uint8_t type, uint8_t code, uint32_t from, 
 	wire_put_u16(ih + 4, (uint32_t)genutil_rng_next(r));
 	ih[8] = 1 + (uint8_t)genutil_rng_below(r, 60);
 	ih[9] = 6;
-	be_put32(ih + 12, from);
-	be_put32(ih + 16, to);
+	wire_put_u32(ih + 12, from);
+	wire_put_u32(ih + 16, to);
 	wire_put_u16(ih + 20, 1024 + genutil_rng_below(r, 64000));
 	wire_put_u16(ih + 22, 80);
-	be_put32(ih + 24, (uint32_t)genutil_rng_next(r));
+	wire_put_u32(ih + 24, (uint32_t)genutil_rng_next(r));
 	k->l4len = 36;
 	k->proto = 1;
 	icmp_finish(k);
@@ -361,8 +361,8 @@ static void gen_packet(struct actor *a, struct genutil_rng *r, struct pk *k)
 			wire_put_u16(k->l4 + 2, 0x0800);
 			k->proto = 47;
 		} else {
-			be_put32(k->l4, a->key);
-			be_put32(k->l4 + 4, a->sent);
+			wire_put_u32(k->l4, a->key);
+			wire_put_u32(k->l4 + 4, a->sent);
 			k->proto = 50;
 		}
 		k->l4len = 24;
@@ -412,7 +412,7 @@ static size_t frame(uint8_t *f, const struct pk *k)
 			x[0] = k->proto;
 			x[1] = 0;
 			wire_put_u16(x + 2, k->v6off);
-			be_put32(x + 4, be_get32(k->src + 12) ^ k->ip_id);
+			wire_put_u32(x + 4, wire_get_u32(k->src + 12) ^ k->ip_id);
 			ip += 8;
 		}
 	} else {

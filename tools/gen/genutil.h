@@ -9,8 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "common/bucket.h" /* be_put32, be_get32, NS_PER_S */
-#include "common/wire.h"   /* wire_put_u16 */
+#include "common/bucket.h" /* NS_PER_S */
+#include "common/wire.h"   /* wire_put_u16, wire_put_u32, wire_get_u32 */
 
 #define GENUTIL_ETH_LEN 14 /* Ethernet header */
 #define GENUTIL_IPV4_LEN 20 /* IPv4 header without options */
