@@ -1,9 +1,11 @@
 /* tests/unit/authd/test_capture.c — the capture rings (order, wraparound, a
  * full ring counts drops, the half-full wake-up) and the store writer run
- * in-process on a tmpdir store: events pushed by two producer threads end up
- * exactly once in the LMDB aggregates (read back through the store readers)
- * and in the event-log segments; a small memory cap flushes early and stays
- * exact; a full LMDB map is counted, never silent; TTLs reach meta.
+ * in-process on a store in a fresh folder per test (inside the program's
+ * temporary folder, tests/helpers/tmpdir.h): events pushed by two producer
+ * threads end up exactly once in the LMDB aggregates (read back through the
+ * store readers) and in the event-log segments; a small memory cap flushes
+ * early and stays exact; a full LMDB map is counted, never silent; TTLs
+ * reach meta.
  * The producer threads are plain pthreads; everything else runs here. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "tests/helpers/tmpdir.h"
 #include "authd/capture.h"
 #include "authd/writer.h"
 #include "common/err.h"
@@ -32,14 +35,18 @@ struct tctx {
 	char log[96];
 };
 
+/* A fresh, empty folder of its own for each test, inside the program's
+ * temporary folder (made and removed by tmpdir_setup/tmpdir_teardown). */
 static int setup(void **state)
 {
 	struct tctx *t = calloc(1, sizeof *t);
+
 	if (!t)
 		return -1;
-	strcpy(t->dir, "/tmp/test_capture.XXXXXX");
-	if (!mkdtemp(t->dir))
+	if (tmpdir_fresh(t->dir, sizeof t->dir) != 0) {
+		free(t);
 		return -1;
+	}
 	snprintf(t->db, sizeof t->db, "%s/db", t->dir);
 	snprintf(t->log, sizeof t->log, "%s/db/events", t->dir);
 	*state = t;
@@ -49,12 +56,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct tctx *t = *state;
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", t->dir);
-	if (system(cmd) != 0)
-		return -1;
+	int rc = tmpdir_remove(t->dir);
+
 	free(t);
-	return 0;
+	return rc;
 }
 
 static void v4(struct bsc_addr *a, uint8_t b0, uint8_t b1, uint8_t b2, uint8_t b3)
@@ -558,5 +563,5 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_writer_map_full_counts_lost, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_writer_refuses_other_bucket, setup, teardown),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
 }

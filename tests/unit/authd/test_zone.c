@@ -3,7 +3,8 @@
  * $INCLUDE, RFC 3597, file permissions, zone_table_info(), the layout of the
  * index (zone_index.h) and a torture loop failing every allocation in turn.
  *
- * Single-threaded cmocka program. */
+ * Single-threaded cmocka program; files it writes go to the program's
+ * temporary folder (tests/helpers/tmpdir.h). */
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +23,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "tests/helpers/dnsq.h"
+#include "tests/helpers/tmpdir.h"
 
 #define Z(name) BSC_TEST_DATA "/zones/" name
 
@@ -313,8 +315,6 @@ static void test_zone_warnings(void **state)
 
 /* ---- permissions ---- */
 
-static char tmpdir[256];
-
 static void copy_file(const char *from, const char *to, mode_t mode)
 {
 	FILE *in = fopen(from, "rb");
@@ -333,13 +333,14 @@ static void copy_file(const char *from, const char *to, mode_t mode)
 static void test_zone_check_perms(void **state)
 {
 	(void)state;
-	snprintf(tmpdir, sizeof tmpdir, "/tmp/bsc-test-zone-XXXXXX");
-	assert_non_null(mkdtemp(tmpdir));
-	char zpath[512], ipath[512], idir[512], npath[512];
-	snprintf(zpath, sizeof zpath, "%s/include.zone", tmpdir);
-	snprintf(idir, sizeof idir, "%s/include", tmpdir);
-	snprintf(ipath, sizeof ipath, "%s/include/hosts.inc", tmpdir);
-	snprintf(npath, sizeof npath, "%s/include/nested.inc", tmpdir);
+	/* a folder of its own: the zone and its include/ folder side by side */
+	char dir[512], zpath[512], ipath[512], idir[512], npath[512];
+	tmpdir_path(dir, sizeof dir, "perms");
+	tmpdir_path(zpath, sizeof zpath, "perms/include.zone");
+	tmpdir_path(idir, sizeof idir, "perms/include");
+	tmpdir_path(ipath, sizeof ipath, "perms/include/hosts.inc");
+	tmpdir_path(npath, sizeof npath, "perms/include/nested.inc");
+	assert_int_equal(mkdir(dir, 0700), 0);
 	assert_int_equal(mkdir(idir, 0755), 0);
 	copy_file(Z("include.zone"), zpath, 0644);
 	copy_file(Z("include/hosts.inc"), ipath, 0644);
@@ -381,11 +382,6 @@ static void test_zone_check_perms(void **state)
 		assert_int_equal(zone_table_load(&zt, &src, 1, &opts, err, sizeof err), 0);
 		zone_table_free(zt);
 	}
-	unlink(npath);
-	unlink(ipath);
-	rmdir(idir);
-	unlink(zpath);
-	rmdir(tmpdir);
 }
 
 
@@ -433,10 +429,8 @@ static void test_zone_index_layout(void **state)
 {
 	(void)state;
 	/* the fixtures, and a zone large enough for the huge-page path */
-	char dir[] = "/tmp/bsc-test-zone-XXXXXX";
-	assert_non_null(mkdtemp(dir));
-	char path[256];
-	snprintf(path, sizeof path, "%s/big.zone", dir);
+	char path[512];
+	tmpdir_path(path, sizeof path, "big.zone");
 	FILE *f = fopen(path, "w");
 	assert_non_null(f);
 	fprintf(f, "$ORIGIN 10.in-addr.arpa.\n$TTL 3600\n"
@@ -469,8 +463,6 @@ static void test_zone_index_layout(void **state)
 	assert_int_equal(a.count[0], 1);
 	dnsq_answer_free(&a);
 	zone_table_free(zt);
-	unlink(path);
-	rmdir(dir);
 }
 
 /* ---- every allocation failing in turn ---- */
@@ -520,5 +512,5 @@ int main(void)
 		cmocka_unit_test(test_zone_index_layout),
 		cmocka_unit_test(test_zone_table_load_torture),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
 }

@@ -2,7 +2,8 @@
  * originator and querier through several flushes into a real store, what is
  * and is not aggregated, the memory cap, bytes per pair, record codecs,
  * allocation-failure torture and the speed of agg_add.
- * Single-threaded cmocka program; a fresh tmpdir per test. */
+ * Single-threaded cmocka program; a fresh folder per test inside the
+ * program's temporary folder (tests/helpers/tmpdir.h). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "tests/helpers/tmpdir.h"
 #include "common/addr.h"
 #include "common/agg.h"
 #include "common/err.h"
@@ -25,14 +27,18 @@ struct tctx {
 	char dir[64];
 };
 
+/* A fresh, empty folder of its own for each test, inside the program's
+ * temporary folder (made and removed by tmpdir_setup/tmpdir_teardown). */
 static int setup(void **state)
 {
 	struct tctx *t = calloc(1, sizeof *t);
+
 	if (!t)
 		return -1;
-	strcpy(t->dir, "/tmp/test_agg.XXXXXX");
-	if (!mkdtemp(t->dir))
+	if (tmpdir_fresh(t->dir, sizeof t->dir) != 0) {
+		free(t);
 		return -1;
+	}
 	*state = t;
 	return 0;
 }
@@ -40,12 +46,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct tctx *t = *state;
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", t->dir);
-	if (system(cmd) != 0)
-		return -1;
+	int rc = tmpdir_remove(t->dir);
+
 	free(t);
-	return 0;
+	return rc;
 }
 
 static struct store *open_store(const char *dir, const char *sub)
@@ -1043,5 +1047,5 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_agg_bytes_per_pair, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_agg_lmdb_bytes_per_pair, setup, teardown),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
 }

@@ -2,7 +2,8 @@
  * trips, rotation by size and age, torn tails at every byte of the last
  * record, corruption in the middle reported at its offset, header checks,
  * write errors cut back to whole records, and read/write speed.
- * Single-threaded cmocka program; a fresh tmpdir per test. */
+ * Single-threaded cmocka program; a fresh folder per test inside the
+ * program's temporary folder (tests/helpers/tmpdir.h). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,6 +20,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "tests/helpers/tmpdir.h"
 #include "common/addr.h"
 #include "common/err.h"
 #include "common/evlog.h"
@@ -30,14 +32,18 @@ struct tctx {
 	char dir[64];
 };
 
+/* A fresh, empty folder of its own for each test, inside the program's
+ * temporary folder (made and removed by tmpdir_setup/tmpdir_teardown). */
 static int setup(void **state)
 {
 	struct tctx *t = calloc(1, sizeof *t);
+
 	if (!t)
 		return -1;
-	strcpy(t->dir, "/tmp/test_evlog.XXXXXX");
-	if (!mkdtemp(t->dir))
+	if (tmpdir_fresh(t->dir, sizeof t->dir) != 0) {
+		free(t);
 		return -1;
+	}
 	*state = t;
 	return 0;
 }
@@ -45,12 +51,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct tctx *t = *state;
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", t->dir);
-	if (system(cmd) != 0)
-		return -1;
+	int rc = tmpdir_remove(t->dir);
+
 	free(t);
-	return 0;
+	return rc;
 }
 
 static struct bsc_addr A(const char *s)
@@ -595,5 +599,5 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_evlog_torture_alloc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_evlog_speed, setup, teardown),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
 }

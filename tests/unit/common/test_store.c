@@ -3,8 +3,8 @@
  * buckets, a read-only process beside a writer holding a write transaction,
  * a full map (error, then growth), key order, top-N against brute force,
  * error mapping and allocation-failure torture.
- * Single-threaded cmocka program (one test forks a reader); a fresh tmpdir
- * per test. */
+ * Single-threaded cmocka program (one test forks a reader); a fresh folder
+ * per test inside the program's temporary folder (tests/helpers/tmpdir.h). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "tests/helpers/tmpdir.h"
 #include "common/addr.h"
 #include "common/agg.h"
 #include "common/err.h"
@@ -31,14 +32,18 @@ struct tctx {
 	char db[96];
 };
 
+/* A fresh, empty folder of its own for each test, inside the program's
+ * temporary folder (made and removed by tmpdir_setup/tmpdir_teardown). */
 static int setup(void **state)
 {
 	struct tctx *t = calloc(1, sizeof *t);
+
 	if (!t)
 		return -1;
-	strcpy(t->dir, "/tmp/test_store.XXXXXX");
-	if (!mkdtemp(t->dir))
+	if (tmpdir_fresh(t->dir, sizeof t->dir) != 0) {
+		free(t);
 		return -1;
+	}
 	snprintf(t->db, sizeof t->db, "%s/db", t->dir);
 	*state = t;
 	return 0;
@@ -47,12 +52,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct tctx *t = *state;
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", t->dir);
-	if (system(cmd) != 0)
-		return -1;
+	int rc = tmpdir_remove(t->dir);
+
 	free(t);
-	return 0;
+	return rc;
 }
 
 static struct bsc_addr A(const char *s)
@@ -770,5 +773,5 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_store_torture_alloc, setup, teardown),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
 }

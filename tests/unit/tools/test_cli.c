@@ -1,10 +1,11 @@
 /* tests/unit/tools/test_cli.c — the CLI plumbing (tools/cli.c): duration,
  * time and address parsing, RFC 3339 formatting, table alignment, the UTF-8
  * width against a byte loop; and the commands run in-process against a store
- * built in a tmpdir through agg/store: the JSON shapes and values of status,
- * top and originator, their usage errors and exit codes, and ingest of
- * event-log segments (idempotence, --force, damage reported with its offset).
- * Single-threaded cmocka program; a fresh tmpdir per store test. */
+ * built through agg/store: the JSON shapes and values of status, top and
+ * originator, their usage errors and exit codes, and ingest of event-log
+ * segments (idempotence, --force, damage reported with its offset).
+ * Single-threaded cmocka program; a fresh folder per store test inside the
+ * program's temporary folder (tests/helpers/tmpdir.h). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "tests/helpers/tmpdir.h"
 #include "common/agg.h"
 #include "common/err.h"
 #include "common/evlog.h"
@@ -287,15 +289,18 @@ struct tctx {
 	json_object *json;
 };
 
+/* A fresh, empty folder of its own for each test, inside the program's
+ * temporary folder (made and removed by tmpdir_setup/tmpdir_teardown). */
 static int setup(void **state)
 {
 	struct tctx *t = calloc(1, sizeof *t);
 
 	if (!t)
 		return -1;
-	strcpy(t->dir, "/tmp/test_cli.XXXXXX");
-	if (!mkdtemp(t->dir))
+	if (tmpdir_fresh(t->dir, sizeof t->dir) != 0) {
+		free(t);
 		return -1;
+	}
 	snprintf(t->db, sizeof t->db, "%s/db", t->dir);
 	*state = t;
 	return 0;
@@ -304,17 +309,14 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct tctx *t = *state;
-	char cmd[128];
+	int rc = tmpdir_remove(t->dir);
 
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", t->dir);
-	if (system(cmd) != 0)
-		return -1;
 	free(t->out);
 	free(t->err);
 	if (t->json)
 		json_object_put(t->json);
 	free(t);
-	return 0;
+	return rc;
 }
 
 static struct query_event event(uint64_t time_ns, const char *querier, const char *qname,
@@ -774,5 +776,5 @@ int main(void)
 	};
 
 	log_init(LOG_TARGET_STDERR, LOG_CRIT, "test_cli");
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
 }
