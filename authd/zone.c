@@ -781,29 +781,7 @@ static size_t pow2_at_least(size_t n)
 	return p;
 }
 
-#define ZI_LINE 64u
-#define ZI_HUGE ((size_t)2 << 20)
-
-/* Zeroed memory for a part of the index of @size bytes at *@out, 64-byte
- * aligned; from 2 MiB up, 2 MiB aligned with transparent huge pages asked
- * for: random lookups over a large zone otherwise miss the TLB on nearly
- * every query.  *@mem receives what to mem_free().  Returns 0 or BSC_ENOMEM. */
-static int index_alloc(size_t size, void **mem, void **out)
-{
-	void *m;
-	if (size >= ZI_HUGE) {
-		m = mem_alloc_large(size);
-		if (m)
-			memset(m, 0, size);
-	} else {
-		m = mem_calloc_aligned(ZI_LINE, size);
-	}
-	if (!m)
-		return BSC_ENOMEM;
-	*mem = m;
-	*out = m;
-	return 0;
-}
+#define ZI_LINE 64u /* mem_calloc_large() aligns to a cache line at least */
 
 /* Cache lines spanned by @sz bytes at blob offset @off. */
 static size_t node_lines(size_t off, size_t sz)
@@ -828,7 +806,6 @@ static int pack(struct zl_build *b, struct zi_zone *z, uint32_t apex)
 	int rc = 0;
 	uint32_t *ref = mem_alloc((b->nnodes ? b->nnodes : 1) * sizeof *ref);
 	uint8_t *size = mem_alloc(b->nnodes ? b->nnodes : 1);
-	void *blob_mem = NULL, *slots_mem = NULL;
 	uint8_t *blob = NULL;
 	struct zi_slot *slots = NULL;
 	if (!ref || !size) {
@@ -856,14 +833,16 @@ static int pack(struct zl_build *b, struct zi_zone *z, uint32_t apex)
 		off += sz;
 	}
 	size_t nslots = pow2_at_least(2 * b->nnodes + 2);
-	void *bp = NULL, *sp = NULL;
-	rc = index_alloc(off ? off : 8, &blob_mem, &bp);
-	if (rc == 0)
-		rc = index_alloc(nslots * sizeof *slots, &slots_mem, &sp);
-	if (rc)
+	/* Zeroed, 64-byte aligned; when large, huge-page aligned with transparent
+	 * huge pages asked for (mem.h): random lookups over a large zone
+	 * otherwise miss the TLB on nearly every query. */
+	blob = mem_calloc_large(off ? off : 8);
+	if (blob)
+		slots = mem_calloc_large(nslots * sizeof *slots);
+	if (!slots) {
+		rc = BSC_ENOMEM;
 		goto out;
-	blob = bp;
-	slots = sp;
+	}
 	for (size_t i = 0; i < b->nnodes; i++) {
 		const struct zl_node *bn = &b->nodes[i];
 		uint8_t *base = blob + (size_t)ref[i] * 8;
@@ -894,21 +873,19 @@ static int pack(struct zl_build *b, struct zi_zone *z, uint32_t apex)
 	for (size_t i = 0; i < b->nadds; i++)
 		b->adds[i].node = ref[b->adds[i].node];
 	z->blob = blob;
-	z->blob_mem = blob_mem;
 	z->node_count = b->nnodes;
 	z->slots = slots;
-	z->slots_mem = slots_mem;
 	z->slot_mask = nslots - 1;
 	z->adds = b->adds;
 	z->apex_ref = ref[apex];
 	b->adds = NULL;
-	blob_mem = NULL;
-	slots_mem = NULL;
+	blob = NULL;
+	slots = NULL;
 out:
 	mem_free(ref);
 	mem_free(size);
-	mem_free(blob_mem);
-	mem_free(slots_mem);
+	mem_free(blob);
+	mem_free(slots);
 	return rc;
 }
 
@@ -1052,8 +1029,8 @@ out:
 
 static void zone_deinit(struct zi_zone *z)
 {
-	mem_free(z->blob_mem);
-	mem_free(z->slots_mem);
+	mem_free(z->blob);
+	mem_free(z->slots);
 	mem_free(z->adds);
 	mem_free(z->path);
 	memset(z, 0, sizeof *z);

@@ -82,11 +82,9 @@ struct zi_zone {
 	uint8_t apex_len;
 	uint8_t apex_labels;
 	uint32_t apex_ref;
-	uint8_t *blob;        /* the nodes */
-	void *blob_mem;       /* the allocation blob lies in (mem_free) */
+	uint8_t *blob;        /* the nodes (mem_free) */
 	size_t node_count;
-	struct zi_slot *slots;
-	void *slots_mem;      /* the allocation slots lie in (mem_free) */
+	struct zi_slot *slots; /* mem_free */
 	uint64_t slot_mask;
 	struct zi_add *adds;
 	/* negative answers: the SOA record (no owner) with TTL = neg_ttl */

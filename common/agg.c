@@ -20,7 +20,6 @@
  * order and merges it into LMDB in one write transaction. */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/random.h>
 #include <time.h>
 #include "common/agg.h"
@@ -196,8 +195,6 @@ void agg_bucket_merge(struct agg_bucket_rec *into, const struct agg_bucket_rec *
 #define KEEP_SHARE 4u     /* a flush keeps arrays of up to cap / 4 for reuse */
 #define SORT_SHARE 4u     /* and sorts out of place with up to cap / 4 more */
 #define RUN 32u           /* events per prefetch round of agg_add_batch */
-#define HUGE_MIN (4u << 20) /* arrays from this size ask for huge pages */
-#define HUGE_PAGE (2u << 20)
 #define TAG_MASK 0xffffffff00000000ull
 #define PREFETCH_PAIRS 6u /* the flush's pair sort reads this far ahead in a run */
 
@@ -290,18 +287,6 @@ size_t agg_mem_bytes(const struct agg *a)
 static bool fits(const struct agg *a, size_t extra)
 {
 	return agg_mem_bytes(a) + extra <= a->cap;
-}
-
-/* Large arrays are probed at random: huge pages spare most TLB misses.  A
- * hint only (transparent huge pages in "madvise" mode). */
-static void hint_huge(void *p, size_t n)
-{
-	if (!p || n < HUGE_MIN)
-		return;
-	uintptr_t lo = ((uintptr_t)p + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
-	uintptr_t hi = ((uintptr_t)p + n) & ~(uintptr_t)(HUGE_PAGE - 1);
-	if (hi > lo)
-		madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
 }
 
 static inline uint64_t mix64(uint64_t x)
@@ -563,9 +548,10 @@ static bool bucket_init(struct agg *a, struct agg_bucket *b)
 		b->oslots = NULL;
 		return false;
 	}
-	hint_huge(b->pairs, pairs_bytes(ps));
-	hint_huge(b->origs, oc * sizeof *b->origs);
-	hint_huge(b->oslots, 2 * oc * sizeof *b->oslots);
+	/* probed at random: huge pages, when large, spare most TLB misses */
+	mem_hint_huge(b->pairs, pairs_bytes(ps));
+	mem_hint_huge(b->origs, oc * sizeof *b->origs);
+	mem_hint_huge(b->oslots, 2 * oc * sizeof *b->oslots);
 	memset(b->pairs, 0xff, pairs_bytes(ps));
 	b->pair_slots = ps;
 	b->origs_cap = oc;
@@ -623,8 +609,8 @@ static bool dense_grow(struct agg *a, void **dense, size_t esize, size_t n, size
 		mem_free(ns);
 		return false;
 	}
-	hint_huge(ns, 2 * ncap * sizeof *ns);
-	hint_huge(nd, ncap * esize);
+	mem_hint_huge(ns, 2 * ncap * sizeof *ns);
+	mem_hint_huge(nd, ncap * esize);
 	*dense = nd;
 	size_t mask = 2 * ncap - 1;
 	for (size_t i = 0; i < n; i++) {
@@ -719,7 +705,7 @@ static bool pairs_grow(struct agg *a, struct agg_bucket *b)
 	struct agg_pair *np = mem_alloc(pairs_bytes(nslots));
 	if (!np)
 		return false;
-	hint_huge(np, pairs_bytes(nslots));
+	mem_hint_huge(np, pairs_bytes(nslots));
 	memset(np, 0xff, pairs_bytes(nslots));
 	size_t mask = nslots - 1;
 	for (size_t i = 0; i < b->pair_slots; i++) {

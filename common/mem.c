@@ -58,26 +58,66 @@ void *mem_calloc_aligned(size_t align, size_t n)
 	return p;
 }
 
-#define HUGE_PAGE ((size_t)2 << 20)
+/* The threshold is half a huge page (MEM_HUGE_MIN), not a whole one.  An
+ * array of ours is laid out on whole, aligned huge pages, so from half a
+ * page on the padding never costs more than the array itself (at most twice
+ * its memory once touched), in exchange for one TLB entry per 2 MiB; and an
+ * array sized to fill one page, as N = 2 MiB / sizeof(entry) entries (the
+ * detector's source slabs: 6553 of 320 bytes, 192 bytes short of a page),
+ * falls just below a one-page threshold and would lose the pages it was
+ * sized for.  Below half a page the padding would exceed the array, and the
+ * array's few hundred small pages mostly stay in the second-level TLB
+ * anyway.  Memory obtained otherwise (mem_hint_huge) can only be advised
+ * over the whole aligned pages it holds: none when it is shorter than one
+ * page, so there the same threshold is followed by that test, and a range
+ * of half a page to one page costs no system call. */
 
 void *mem_alloc_large(size_t n)
 {
 	void *p;
 
-	if (n < HUGE_PAGE / 2) {
+	if (n < MEM_HUGE_MIN) {
 		if (should_fail() || posix_memalign(&p, 64, n ? n : 1) != 0)
 			return NULL;
 		return p;
 	}
-	if (n > SIZE_MAX - HUGE_PAGE)
+	if (n > SIZE_MAX - MEM_HUGE_PAGE)
 		return NULL;
-	n = (n + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1); /* whole huge pages */
-	if (should_fail() || posix_memalign(&p, HUGE_PAGE, n) != 0)
+	n = (n + MEM_HUGE_PAGE - 1) & ~(MEM_HUGE_PAGE - 1); /* whole huge pages */
+	if (should_fail() || posix_memalign(&p, MEM_HUGE_PAGE, n) != 0)
 		return NULL;
-#ifdef MADV_HUGEPAGE
-	(void)madvise(p, n, MADV_HUGEPAGE); /* advice only: without it, small pages */
-#endif
+	mem_hint_huge(p, n);
 	return p;
+}
+
+/* posix_memalign() may hand back memory used before (it is not known when
+ * it maps fresh, already zeroed pages), so this zeroes every time. */
+void *mem_calloc_large(size_t n)
+{
+	void *p = mem_alloc_large(n);
+
+	if (p)
+		memset(p, 0, n ? n : 1);
+	return p;
+}
+
+void mem_hint_huge(void *p, size_t n)
+{
+	uintptr_t a = (uintptr_t)p, lo, hi;
+
+	if (!p || n < MEM_HUGE_MIN)
+		return;
+	if (a > UINTPTR_MAX - MEM_HUGE_PAGE || n > UINTPTR_MAX - MEM_HUGE_PAGE - a)
+		return; /* the rounding below would wrap past the end */
+	lo = (a + MEM_HUGE_PAGE - 1) & ~(uintptr_t)(MEM_HUGE_PAGE - 1);
+	hi = (a + n) & ~(uintptr_t)(MEM_HUGE_PAGE - 1);
+#ifdef MADV_HUGEPAGE
+	if (hi > lo) /* whole pages only; advice only: without it, small pages */
+		(void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+#else
+	(void)lo;
+	(void)hi;
+#endif
 }
 
 void *mem_grow(void *v, size_t *cap, size_t size, size_t first)
@@ -109,6 +149,8 @@ char *mem_strdup(const char *s)
 	return mem_strndup(s, strlen(s));
 }
 
+/* Everything above comes from malloc, calloc, realloc or posix_memalign,
+ * all released by free(). */
 void mem_free(void *p)
 {
 	free(p);

@@ -14,11 +14,28 @@ void *mem_realloc(void *p, size_t n);   /* NULL on failure; p stays valid then *
  *  sizeof(void *)), freed by mem_free(); NULL on failure or another
  *  alignment. */
 void *mem_calloc_aligned(size_t align, size_t n);
+
+/* Transparent huge pages: the one policy for large arrays probed at random
+ * (fewer page faults and TLB misses).  The kernel maps a huge page only over
+ * a MEM_HUGE_PAGE-aligned range of MEM_HUGE_PAGE bytes that lies wholly in
+ * the advised range.  Arrays from MEM_HUGE_MIN bytes (half a page) on ask
+ * for them: mem.c says why half a page and not a whole one. */
+#define MEM_HUGE_PAGE ((size_t)2 << 20)
+#define MEM_HUGE_MIN (MEM_HUGE_PAGE / 2)
+
 /** @n bytes (not zeroed) for a large array walked at random, aligned to a
- *  cache line (64 bytes): from @n >= 1 MiB on, whole 2 MiB pages, aligned,
- *  offered to the kernel as huge pages (fewer page faults and TLB misses).
- *  Freed by mem_free(); NULL on failure. */
+ *  cache line (64 bytes); from @n >= MEM_HUGE_MIN on, whole huge pages,
+ *  MEM_HUGE_PAGE-aligned, offered to the kernel as huge pages.  Freed by
+ *  mem_free(); NULL on failure. */
 void *mem_alloc_large(size_t n);
+/** As mem_alloc_large(), zeroed. */
+void *mem_calloc_large(size_t n);
+/** Offer the whole, aligned huge pages inside [@p, @p + @n) of memory
+ *  obtained otherwise (mem_alloc, mem_realloc, ...) to the kernel as huge
+ *  pages.  A hint only: a NULL @p, a range holding no whole page (any range
+ *  shorter than MEM_HUGE_PAGE) or a kernel without transparent huge pages
+ *  is no error. */
+void mem_hint_huge(void *p, size_t n);
 /** Double the array @v of *@cap elements of @size bytes (to @first when
  *  empty).  Returns the array (then *@cap is its new size), or NULL on
  *  failure or overflow (then @v and *@cap are unchanged). */

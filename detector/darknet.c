@@ -614,11 +614,10 @@ void darknet_destroy(struct darknet *dk)
 static bool slots_grow(struct darknet *dk)
 {
 	size_t n = dk->nslots * 2, mask = n - 1;
-	struct dk_slot *t = mem_alloc_large(n * sizeof *t);
+	struct dk_slot *t = mem_calloc_large(n * sizeof *t);
 
 	if (!t)
 		return false;
-	memset(t, 0, n * sizeof *t);
 	for (size_t i = 0; i < dk->nslots; i++) {
 		uint32_t ref = dk->slots[i].ref;
 		size_t j;

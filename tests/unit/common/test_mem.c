@@ -1,15 +1,22 @@
 /* tests/unit/common/test_mem.c — common/mem.c: mem_grow doubles an array
  * from its first size, keeps the array and its size on failure and on
  * overflow; mem_calloc_aligned returns zeroed, aligned memory or NULL;
- * mem_alloc_large returns all the bytes asked for, huge-page aligned when
- * large.
+ * mem_alloc_large and mem_calloc_large return all the bytes asked for, a
+ * cache line aligned below MEM_HUGE_MIN and huge-page aligned (and advised)
+ * from it on, zeroed by mem_calloc_large, or NULL when the allocator fails;
+ * mem_hint_huge advises the whole huge pages of any range and ignores NULL,
+ * short and unaligned ones.
  * Single-threaded cmocka program. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include "common/mem.h"
 
 static void test_grow(void **state)
@@ -94,23 +101,79 @@ static void test_calloc_aligned(void **state)
 	assert_null(mem_calloc_aligned(48, 128));
 }
 
+/* around the threshold and the page size; 6553 entries of 320 bytes fill
+ * a page but for 192 bytes (the detector's slabs) */
+static const size_t large_sizes[] = {
+	1, 64, 4096, MEM_HUGE_MIN - 1, MEM_HUGE_MIN, MEM_HUGE_MIN + 1, 6553 * 320,
+	MEM_HUGE_PAGE - 1, MEM_HUGE_PAGE, MEM_HUGE_PAGE + 1, (6u << 20) + 12345,
+};
+
+#define NSIZES (sizeof large_sizes / sizeof large_sizes[0])
+
+/* The alignment mem_alloc_large promises for @n bytes. */
+static uintptr_t large_align(size_t n)
+{
+	return n >= MEM_HUGE_MIN ? MEM_HUGE_PAGE : 64;
+}
+
+/* Bytes of @p[0..n) before the first one that is not 0 (@n when none). */
+static size_t zero_prefix(const unsigned char *p, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && p[i] == 0)
+		i++;
+	return i;
+}
+
+/* Whether the kernel marks the mapping holding @addr as advised for huge
+ * pages ("hg" in its VmFlags): 1 yes, 0 no, -1 when it cannot be told
+ * (no /proc/self/smaps or no transparent huge pages in this kernel). */
+static int vma_has_hg(const void *addr)
+{
+	FILE *f;
+	char line[512];
+	uintptr_t a = (uintptr_t)addr;
+	bool in = false;
+	int r = -1;
+
+	if (access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK) != 0)
+		return -1;
+	f = fopen("/proc/self/smaps", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f)) {
+		uintptr_t lo, hi;
+
+		/* a mapping's first line: "lo-hi perms ..."; no field line parses so */
+		if (sscanf(line, "%" SCNxPTR "-%" SCNxPTR " ", &lo, &hi) == 2) {
+			in = a >= lo && a < hi;
+			continue;
+		}
+		if (in && strncmp(line, "VmFlags:", 8) == 0) {
+			r = strstr(line, " hg") != NULL;
+			break;
+		}
+	}
+	fclose(f);
+	return r;
+}
+
 static void test_alloc_large(void **state)
 {
-	size_t sizes[] = { 1, 4096, (1u << 20) - 1, 1u << 20, (2u << 20) - 1, 2u << 20,
-			   (6u << 20) + 12345 };
 	unsigned char *big, *small;
 
 	(void)state;
-	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-		unsigned char *p = mem_alloc_large(sizes[i]);
+	for (size_t i = 0; i < NSIZES; i++) {
+		size_t n = large_sizes[i];
+		unsigned char *p = mem_alloc_large(n);
 
 		assert_non_null(p);
-		if (sizes[i] >= (1u << 20))
-			assert_int_equal((uintptr_t)p % (2u << 20), 0);
-		else
-			assert_int_equal((uintptr_t)p % 64, 0); /* a cache line */
-		memset(p, 0xa5, sizes[i]); /* all of it is ours */
-		assert_int_equal(p[sizes[i] - 1], 0xa5);
+		assert_int_equal((uintptr_t)p % large_align(n), 0);
+		memset(p, 0xa5, n); /* all of it is ours */
+		assert_int_equal(p[n - 1], 0xa5);
+		if (n >= MEM_HUGE_MIN) /* advised, where the kernel can tell */
+			assert_int_not_equal(vma_has_hg(p), 0);
 		mem_free(p);
 	}
 	mem_fail_after(0);
@@ -121,6 +184,114 @@ static void test_alloc_large(void **state)
 	assert_null(big);
 	assert_null(small);
 	assert_null(mem_alloc_large(SIZE_MAX - 10)); /* no rounding past the end */
+	assert_null(mem_alloc_large(SIZE_MAX - MEM_HUGE_PAGE + 1));
+}
+
+static void test_calloc_large(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < NSIZES; i++) {
+		size_t n = large_sizes[i];
+		unsigned char *p = mem_alloc_large(n);
+
+		/* dirty memory of this size, freed, so the next one may reuse it */
+		assert_non_null(p);
+		memset(p, 0xa5, n);
+		mem_free(p);
+		p = mem_calloc_large(n);
+		assert_non_null(p);
+		assert_int_equal((uintptr_t)p % large_align(n), 0);
+		assert_int_equal(zero_prefix(p, n), n);
+		memset(p, 0x5a, n);
+		/* another one while the first is held */
+		unsigned char *q = mem_calloc_large(n);
+		assert_non_null(q);
+		assert_ptr_not_equal(p, q);
+		assert_int_equal((uintptr_t)q % large_align(n), 0);
+		assert_int_equal(zero_prefix(q, n), n);
+		assert_int_equal(p[n - 1], 0x5a); /* the first is left alone */
+		mem_free(q);
+		mem_free(p);
+	}
+	mem_free(mem_calloc_large(0)); /* as with mem_alloc: one byte, not NULL */
+}
+
+static void test_large_fail(void **state)
+{
+	void *p;
+
+	(void)state;
+	for (size_t i = 0; i < NSIZES; i++) {
+		size_t n = large_sizes[i];
+
+		mem_fail_after(0);
+		p = mem_calloc_large(n);
+		mem_fail_after(-1);
+		assert_null(p);
+		/* the allocation after the next one fails */
+		mem_fail_after(1);
+		p = mem_calloc_large(n);
+		void *q = mem_alloc_large(n);
+		mem_fail_after(-1);
+		assert_non_null(p);
+		assert_null(q);
+		mem_free(p);
+	}
+	assert_null(mem_calloc_large(SIZE_MAX - 10));
+	mem_free(NULL); /* a no-op */
+}
+
+static void test_hint_huge(void **state)
+{
+	size_t n = 8u << 20;
+	unsigned char small[64];
+	unsigned char *p, *page;
+
+	(void)state;
+	/* NULL, short and empty ranges: nothing to do, no crash */
+	mem_hint_huge(NULL, 0);
+	mem_hint_huge(NULL, n);
+	memset(small, 0x11, sizeof small);
+	mem_hint_huge(small, sizeof small);
+	mem_hint_huge(small, 0);
+	assert_int_equal(small[63], 0x11);
+	/* ranges that would wrap past the end of the address space */
+	mem_hint_huge(small, SIZE_MAX);
+	mem_hint_huge(small, SIZE_MAX - MEM_HUGE_PAGE);
+	mem_hint_huge((void *)(UINTPTR_MAX - 100), MEM_HUGE_MIN);
+	mem_hint_huge((void *)(UINTPTR_MAX - MEM_HUGE_PAGE - 100), MEM_HUGE_MIN);
+
+	p = mem_alloc(n);
+	assert_non_null(p);
+	for (size_t i = 0; i < n; i++)
+		p[i] = (unsigned char)(i * 7);
+	/* the first whole huge page inside an unaligned range */
+	page = (unsigned char *)(((uintptr_t)p + 1 + MEM_HUGE_PAGE - 1) &
+				 ~(uintptr_t)(MEM_HUGE_PAGE - 1));
+	int before = vma_has_hg(page);
+	/* unaligned ranges: below the threshold, from it to a page (holding no
+	 * whole page), one page long (not holding one either), several pages */
+	mem_hint_huge(p + 1, MEM_HUGE_MIN - 1);
+	mem_hint_huge(p + 1, MEM_HUGE_MIN);
+	mem_hint_huge(p + 1, MEM_HUGE_PAGE - 1);
+	mem_hint_huge(p + 1, MEM_HUGE_PAGE);
+	mem_hint_huge(p + 3, n - 3);
+	if (before == 0) /* not advised before: the hint reached the kernel */
+		assert_int_equal(vma_has_hg(page), 1);
+	/* advice changes no byte, and the memory stays ours */
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != (unsigned char)(i * 7))
+			fail_msg("byte %zu changed by the hint", i);
+	memset(p, 0, n);
+	mem_free(p);
+
+	/* aligned, exactly one page, and again (advising twice is fine) */
+	p = mem_alloc_large(MEM_HUGE_PAGE);
+	assert_non_null(p);
+	mem_hint_huge(p, MEM_HUGE_PAGE);
+	mem_hint_huge(p, MEM_HUGE_PAGE);
+	memset(p, 0x33, MEM_HUGE_PAGE);
+	mem_free(p);
 }
 
 int main(void)
@@ -130,6 +301,9 @@ int main(void)
 		cmocka_unit_test(test_grow_overflow),
 		cmocka_unit_test(test_calloc_aligned),
 		cmocka_unit_test(test_alloc_large),
+		cmocka_unit_test(test_calloc_large),
+		cmocka_unit_test(test_large_fail),
+		cmocka_unit_test(test_hint_huge),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
