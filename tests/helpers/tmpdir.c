@@ -3,6 +3,7 @@
 #include "tests/helpers/tmpdir.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -26,14 +27,19 @@ int tmpdir_setup(void **state)
 	return mkdtemp(test_tmpdir) ? 0 : -1;
 }
 
+static int remove_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* Depth first, without following links and without a shell (the path may
+ * hold any byte, $TMPDIR's included). */
 int tmpdir_remove(const char *dir)
 {
-	char cmd[600];
-	int n = snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-
-	if (n < 0 || (size_t)n >= sizeof cmd)
-		return -1;
-	return system(cmd) == 0 ? 0 : -1;
+	return nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -1;
 }
 
 int tmpdir_teardown(void **state)
@@ -44,20 +50,26 @@ int tmpdir_teardown(void **state)
 	return tmpdir_remove(test_tmpdir);
 }
 
-int tmpdir_path(char *buf, size_t len, const char *name)
+void tmpdir_path(char *buf, size_t len, const char *name)
 {
 	int n = snprintf(buf, len, "%s/%s", test_tmpdir, name);
 
-	return n < 0 || (size_t)n >= len ? -1 : 0;
+	if (n < 0 || (size_t)n >= len) {
+		fprintf(stderr, "tmpdir_path: %s/%s does not fit %zu bytes\n", test_tmpdir, name,
+			len);
+		abort();
+	}
 }
 
 int tmpdir_fresh(char *buf, size_t len)
 {
 	static unsigned serial;
 	char name[32];
+	int n;
 
 	snprintf(name, sizeof name, "test%u", serial++);
-	if (tmpdir_path(buf, len, name) != 0)
+	n = snprintf(buf, len, "%s/%s", test_tmpdir, name);
+	if (n < 0 || (size_t)n >= len)
 		return -1;
 	return mkdir(buf, 0700) == 0 ? 0 : -1;
 }

@@ -12,8 +12,9 @@ extern char test_tmpdir[256];
 int tmpdir_setup(void **state);
 /** cmocka teardown: remove the folder and everything in it. */
 int tmpdir_teardown(void **state);
-/** "<folder>/@name" into @buf.  0, or -1 when it does not fit (cut). */
-int tmpdir_path(char *buf, size_t len, const char *name);
+/** "<folder>/@name" into @buf; a path that does not fit stops the program
+ *  (a test's own mistake). */
+void tmpdir_path(char *buf, size_t len, const char *name);
 /** A new, empty folder "<folder>/testN" (N counts up) into @buf, for one
  *  test.  0, or -1 when the path does not fit or it cannot be made. */
 int tmpdir_fresh(char *buf, size_t len);

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "common/conf.h"
 #include "common/err.h"
 #include "common/mem.h"
+#include "tests/helpers/tmpdir.h"
 
 #define CONF_DIR BSC_TEST_DATA "/conf"
 
@@ -89,7 +91,7 @@ static const struct conf_section schema[] = {
 	{ .name = NULL },
 };
 
-static char err[512];
+static char err[1024];
 
 static void fresh(struct tconf *c)
 {
@@ -288,8 +290,11 @@ static void test_conf_load_file_error_line(void **state)
 static void test_conf_load_nul_byte(void **state)
 {
 	(void)state;
-	char path[] = "/tmp/test_conf_nul_XXXXXX";
-	int fd = mkstemp(path);
+	char path[512];
+	int fd;
+
+	tmpdir_path(path, sizeof path, "nul.conf");
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	assert_true(fd >= 0);
 	static const char text[] = "[server]\nworkers = 2\nname = a\0b\n";
 	assert_int_equal(write(fd, text, sizeof text - 1), (ssize_t)(sizeof text - 1));
@@ -299,7 +304,7 @@ static void test_conf_load_nul_byte(void **state)
 	int rc = conf_load(schema, &c, path, err, sizeof err);
 	unlink(path);
 	assert_int_equal(rc, BSC_ECONF);
-	char want[128];
+	char want[600];
 	snprintf(want, sizeof want, "%s:3: NUL byte in the file", path);
 	assert_string_equal(err, want);
 	conf_free(schema, &c);
@@ -832,5 +837,5 @@ int main(void)
 		cmocka_unit_test(test_conf_print_help_table),
 		cmocka_unit_test(test_conf_load_alloc_torture),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
 }

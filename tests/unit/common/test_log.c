@@ -9,17 +9,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 #include "common/log.h"
+#include "tests/helpers/tmpdir.h"
 
 static int saved_stderr = -1;
-static char capture_path[64];
+static char capture_path[512];
 
 /* Send fd 2 to a temporary file until capture_end(). */
 static void capture_begin(void)
 {
-	snprintf(capture_path, sizeof capture_path, "/tmp/test_log_XXXXXX");
-	int fd = mkstemp(capture_path);
+	tmpdir_path(capture_path, sizeof capture_path, "stderr");
+	int fd = open(capture_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	assert_true(fd >= 0);
 	saved_stderr = dup(STDERR_FILENO);
 	assert_true(saved_stderr >= 0);
@@ -135,5 +137,5 @@ int main(void)
 		cmocka_unit_test(test_log_msg_long_line_cut),
 		cmocka_unit_test(test_log_set_thread_name_truncates),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
 }
