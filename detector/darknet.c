@@ -41,6 +41,7 @@
 #define LOCAL_MAX 4096             /* entries of a group sorted into dk->local */
 #define AHEAD 16                   /* packets ahead whose source is prefetched */
 #define PIPE 16                    /* packets queued while their table slot is fetched */
+#define EMIT_AHEAD_LINES 32        /* lines of the next source's table fetched ahead */
 
 /* A distinct (dst, key): in the source's inline array, then in its table. */
 struct dk_tuple {
@@ -898,8 +899,10 @@ sketch:
  * bits 0-3, tcp_bits()), as the rules read in order: a bare SYN; SYN and
  * ACK without RST; RST with ACK; RST; anything else. */
 static const uint8_t tcp_code[16] = {
-	CC_TCP_OTHER, CC_TCP_OTHER, CC_SYN,    CC_TCP_OTHER, CC_RST,    CC_RST,    CC_RST,    CC_RST,
-	CC_TCP_OTHER, CC_TCP_OTHER, CC_SYNACK, CC_SYNACK,    CC_RSTACK, CC_RSTACK, CC_RSTACK, CC_RSTACK,
+	CC_TCP_OTHER, CC_TCP_OTHER, CC_SYN,    CC_TCP_OTHER, /* -, F, S, SF */
+	CC_RST,       CC_RST,       CC_RST,    CC_RST,       /* R, RF, RS, RSF */
+	CC_TCP_OTHER, CC_TCP_OTHER, CC_SYNACK, CC_SYNACK,    /* A, AF, AS, ASF */
+	CC_RSTACK,    CC_RSTACK,    CC_RSTACK, CC_RSTACK,    /* AR, ARF, ARS, ARSF */
 };
 
 HOT unsigned tcp_bits(uint8_t f)
@@ -910,8 +913,8 @@ HOT unsigned tcp_bits(uint8_t f)
 /* The key of @p (proto << 16 | port or ICMP type; KEY_NOPORT for a later
  * fragment; a protocol outside enum dk_proto, a caller's bug, is "other"),
  * with its count code and flags above the key bits (see enum dk_count).
- * One branch on the protocol, the TCP flags by table: on mixed traffic
- * every branch here is a guess. */
+ * One switch on the protocol, the TCP flags by table (on mixed traffic
+ * every branch here is a guess); an ICMP type is compared in turn. */
 HOT uint32_t ent_key(const struct dk_packet *p)
 {
 	uint32_t m = p->fragment ? META_FRAG : 0, c, key;
@@ -1473,12 +1476,17 @@ static void emit_window(struct darknet *dk)
 	struct dk_record rec;
 
 	for (size_t i = 0; i < dk->nsrc; i++) {
-		/* the lines of the sources two ahead, the table of the next one */
+		/* the lines of the sources two ahead, the first lines of the next
+		 * one's table (a full table at the largest exact_cap is 140 KB) */
 		if (i + 2 < dk->nsrc)
 			prefetch_lines(src_at(dk, i + 2), sizeof(struct dk_src));
-		if (i + 1 < dk->nsrc && src_at(dk, i + 1)->nb)
+		if (i + 1 < dk->nsrc && src_at(dk, i + 1)->nb) {
+			uint32_t nb = src_at(dk, i + 1)->nb;
+
 			prefetch_lines(src_at(dk, i + 1)->tab,
-				       src_at(dk, i + 1)->nb * sizeof(struct dk_bucket));
+				       (nb < EMIT_AHEAD_LINES ? nb : EMIT_AHEAD_LINES) *
+					       sizeof(struct dk_bucket));
+		}
 		build_record(dk, src_at(dk, i), &rec);
 		dk->cfg.emit(&rec, dk->cfg.emit_arg);
 	}
