@@ -265,7 +265,6 @@ static char *lo_room(struct lo_out *o, size_t n)
 static void lo_json_str(struct lo_out *o, const char *v)
 {
 	static const char hex[] = "0123456789abcdef";
-
 	const char *p;
 
 	if (!v) {
@@ -347,6 +346,14 @@ static void lo_json_obj(struct lo_out *o, const struct store_label *l, struct lo
 	lo_put(o, "\n  }", 4);
 #undef LO_NEXT
 #undef LO_KEY
+}
+
+void labelout_json_string(FILE *out, const char *v)
+{
+	struct lo_out o = { .f = out, .pos = 0 };
+
+	lo_json_str(&o, v);
+	lo_flush(&o);
 }
 
 void labelout_json_write(FILE *out, const struct store_label *l, size_t n)

@@ -23,6 +23,10 @@ json_object *labelout_json_array(const struct store_label *l, size_t n);
  *  cli_json_print(labelout_json_array(@l, @n), @out) prints, without building
  *  it (write errors stay on @out: see ferror()). */
 void labelout_json_write(FILE *out, const struct store_label *l, size_t n);
+/** The JSON string @v (null when NULL) to @out, escaped as
+ *  labelout_json_write() escapes the labels' strings: as json-c prints it
+ *  under cli_json_print()'s flags. */
+void labelout_json_string(FILE *out, const char *v);
 /** "22,80" (busiest first) or "-" into @buf.  Returns @buf. */
 char *labelout_ports(const struct store_label *l, char *buf, size_t len);
 /** The table (header and one row per label), or the line @empty when @n is 0. */

@@ -326,6 +326,50 @@ static void test_ports(void **state)
 	}
 }
 
+/* The writer's string escaping against json-c's (under cli_json_print's
+ * flags): every byte value alone and between letters, every pair of byte
+ * values, and NULL. */
+static void json_str_same(const char *v)
+{
+	struct mem_out want, got;
+	json_object *o = v ? json_object_new_string(v) : NULL;
+	const char *ref = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+								JSON_C_TO_STRING_SPACED |
+								JSON_C_TO_STRING_NOSLASHESCAPE);
+
+	mem_open(&want);
+	fputs(ref, want.f);
+	mem_close(&want);
+	mem_open(&got);
+	labelout_json_string(got.f, v);
+	mem_close(&got);
+	same(&want, &got, v ? v : "(null)");
+	json_object_put(o);
+	free(want.buf);
+	free(got.buf);
+}
+
+static void test_json_string(void **state)
+{
+	char s[8];
+
+	(void)state;
+	json_str_same(NULL);
+	json_str_same("");
+	for (unsigned b = 1; b < 256; b++) {
+		snprintf(s, sizeof s, "%c", (char)b);
+		json_str_same(s);
+		snprintf(s, sizeof s, "a%cz", (char)b);
+		json_str_same(s);
+		for (unsigned c = 1; c < 256; c++) {
+			s[0] = (char)b;
+			s[1] = (char)c;
+			s[2] = '\0';
+			json_str_same(s);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -333,6 +377,7 @@ int main(void)
 		cmocka_unit_test(test_one),
 		cmocka_unit_test(test_many),
 		cmocka_unit_test(test_ports),
+		cmocka_unit_test(test_json_string),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
