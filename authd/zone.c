@@ -14,6 +14,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/wire.h"
 
 #define T_A 1
 #define T_NS 2
@@ -370,11 +371,6 @@ static int node_add_path(struct zl_build *b, const uint8_t *name, size_t len, ui
 	return 0;
 }
 
-static uint32_t rd_u32(const uint8_t *p)
-{
-	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
 /* Offset of the target name inside the rdata of NS/MX/SRV, or -1. */
 static int target_off(uint16_t type)
 {
@@ -397,16 +393,10 @@ static const char *zfile(const struct zl_ctx *c, uint32_t f)
 
 static void rr_hdr(uint8_t *h, uint16_t type, uint32_t ttl, uint16_t rdlen)
 {
-	h[0] = (uint8_t)(type >> 8);
-	h[1] = (uint8_t)type;
-	h[2] = 0;
-	h[3] = 1; /* IN */
-	h[4] = (uint8_t)(ttl >> 24);
-	h[5] = (uint8_t)(ttl >> 16);
-	h[6] = (uint8_t)(ttl >> 8);
-	h[7] = (uint8_t)ttl;
-	h[8] = (uint8_t)(rdlen >> 8);
-	h[9] = (uint8_t)rdlen;
+	wire_put_u16(h, type);
+	wire_put_u16(h + 2, 1); /* IN */
+	wire_put_u32(h + 4, ttl);
+	wire_put_u16(h + 8, rdlen);
 }
 
 /* Render the RRset recs[a..e) (one owner, one type; duplicates skipped) at
@@ -976,9 +966,9 @@ static int zone_build(struct zl_ctx *c, struct zi_zone *z)
 	const struct zl_rrset *soa = node_rrset(&b, apex, T_SOA);
 	const uint8_t *sp = b.wire.p + soa->off;
 	uint16_t rdlen = (uint16_t)((sp[8] << 8) | sp[9]);
-	uint32_t ttl = rd_u32(sp + 4);
-	uint32_t minimum = rd_u32(sp + 10 + rdlen - 4);
-	z->serial = rd_u32(sp + 10 + rdlen - 20);
+	uint32_t ttl = wire_get_u32(sp + 4);
+	uint32_t minimum = wire_get_u32(sp + 10 + rdlen - 4);
+	z->serial = wire_get_u32(sp + 10 + rdlen - 20);
 	z->neg_ttl = ttl < minimum ? ttl : minimum;
 	rr_hdr(z->soa_neg, T_SOA, z->neg_ttl, rdlen);
 	memcpy(z->soa_neg + 10, sp + 10, rdlen);
@@ -1002,7 +992,7 @@ static int zone_build(struct zl_ctx *c, struct zi_zone *z)
 			const struct zl_rrset *rs = &b.rrsets[i];
 			if (rs->type != T_PTR)
 				continue;
-			uint32_t t = rd_u32(b.wire.p + rs->off + 4);
+			uint32_t t = wire_get_u32(b.wire.p + rs->off + 4);
 			for (uint16_t m = 0; m < rs->count; m++)
 				ttls[k++] = t;
 		}

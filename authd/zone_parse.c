@@ -18,6 +18,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/wire.h"
 
 /* ---- error sink ---- */
 
@@ -735,9 +736,7 @@ static int do_rr(struct zp_state *st, const char *file, unsigned line, const str
 		} else if (st->have_last_ttl) {
 			ttl = st->last_ttl;
 		} else if (type == LDNS_RR_TYPE_SOA && rdlen >= 4) {
-			const uint8_t *m = st->rdata + rdlen - 4;
-			ttl = ((uint32_t)m[0] << 24) | ((uint32_t)m[1] << 16) |
-			      ((uint32_t)m[2] << 8) | m[3];
+			ttl = wire_get_u32(st->rdata + rdlen - 4); /* the SOA's minimum */
 			if (ttl > 0x7FFFFFFF)
 				ttl = 0x7FFFFFFF;
 		} else {

@@ -1,8 +1,8 @@
 /* common/addr.c — IPv4/IPv6 addresses, prefixes and socket addresses.
  *
- * Numeric only (inet_pton, inet_ntop, and addr_format printing what inet_ntop
- * prints): nothing here ever resolves a name.  Pure functions on caller
- * storage; any thread. */
+ * Numeric only (parsed with inet_pton; printed as inet_ntop prints, without
+ * it): nothing here ever resolves a name.  Pure functions on caller storage;
+ * any thread. */
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <stdio.h>
@@ -332,13 +332,9 @@ int sockaddr_format(const struct bsc_sockaddr *sa, char *buf, size_t len)
 	size_t n;
 
 	if (sa->u.sa.sa_family == AF_INET) {
-		if (!inet_ntop(AF_INET, &sa->u.in.sin_addr, tmp, sizeof tmp))
-			return BSC_EINVAL;
-		n = strlen(tmp);
+		n = (size_t)(put_v4(tmp, (const uint8_t *)&sa->u.in.sin_addr) - tmp);
 	} else if (sa->u.sa.sa_family == AF_INET6) {
-		if (!inet_ntop(AF_INET6, &sa->u.in6.sin6_addr, tmp, sizeof tmp))
-			return BSC_EINVAL;
-		n = strlen(tmp);
+		n = (size_t)(put_v6(tmp, sa->u.in6.sin6_addr.s6_addr) - tmp);
 		uint32_t scope = sa->u.in6.sin6_scope_id;
 		if (scope) {
 			char name[IF_NAMESIZE];

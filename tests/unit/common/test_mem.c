@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include "common/mem.h"
 
@@ -294,6 +295,32 @@ static void test_hint_huge(void **state)
 	mem_free(p);
 }
 
+/* Only the whole pages inside the range are advised, none next to it: an
+ * unaligned range over three pages of a fresh mapping (no advice yet) holds
+ * one whole page, its middle one. */
+static void test_hint_huge_exact(void **state)
+{
+	size_t pg = MEM_HUGE_PAGE, len = 5 * pg;
+	unsigned char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+				-1, 0);
+	unsigned char *base;
+
+	(void)state;
+	assert_true(m != MAP_FAILED);
+	base = (unsigned char *)(((uintptr_t)m + pg - 1) & ~(uintptr_t)(pg - 1));
+	if (vma_has_hg(base + pg) != 0) {
+		munmap(m, len);
+		skip(); /* no transparent huge pages, or no smaps to tell */
+	}
+	mem_hint_huge(base + 100, 3 * pg - 200);
+	assert_int_equal(vma_has_hg(base + pg), 1);
+	assert_int_equal(vma_has_hg(base + 2 * pg - 1), 1);
+	assert_int_equal(vma_has_hg(base + pg - 1), 0);
+	assert_int_equal(vma_has_hg(base + 2 * pg), 0);
+	assert_int_equal(vma_has_hg(base), 0);
+	munmap(m, len);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -304,6 +331,7 @@ int main(void)
 		cmocka_unit_test(test_calloc_large),
 		cmocka_unit_test(test_large_fail),
 		cmocka_unit_test(test_hint_huge),
+		cmocka_unit_test(test_hint_huge_exact),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
