@@ -17,6 +17,7 @@
 #include "tests/helpers/tmpdir.h"
 #include "common/addr.h"
 #include "common/err.h"
+#include "common/wire.h"
 #include "tools/darknet_pcap.h"
 
 #define MAXPKT 64
@@ -29,35 +30,23 @@ struct frame {
 	size_t caplen; /* 0: len */
 };
 
-static void put16(uint8_t *p, unsigned v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, v >> 16);
-	put16(p + 2, v & 0xFFFF);
-}
-
 /* TCP header (SYN, MSS 1460 when @mss) at @p; returns its length. */
 static size_t tcp_hdr(uint8_t *p, unsigned sport, unsigned dport, uint32_t seq, uint8_t flags,
 		      bool mss)
 {
 	size_t len = mss ? 24 : 20;
 	memset(p, 0, len);
-	put16(p, sport);
-	put16(p + 2, dport);
-	put32(p + 4, seq);
-	put32(p + 8, 0x01020304);
+	wire_put_u16(p, sport);
+	wire_put_u16(p + 2, dport);
+	wire_put_u32(p + 4, seq);
+	wire_put_u32(p + 8, 0x01020304);
 	p[12] = (uint8_t)((len / 4) << 4);
 	p[13] = flags;
-	put16(p + 14, 1024);
+	wire_put_u16(p + 14, 1024);
 	if (mss) {
 		p[20] = 2;
 		p[21] = 4;
-		put16(p + 22, 1460);
+		wire_put_u16(p + 22, 1460);
 	}
 	return len;
 }
@@ -68,9 +57,9 @@ static size_t ipv4_pkt(uint8_t *p, uint8_t proto, const char *src, const char *d
 {
 	memset(p, 0, 20);
 	p[0] = 0x45;
-	put16(p + 2, (unsigned)(20 + l4len));
-	put16(p + 4, id);
-	put16(p + 6, frag);
+	wire_put_u16(p + 2, (unsigned)(20 + l4len));
+	wire_put_u16(p + 4, id);
+	wire_put_u16(p + 6, frag);
 	p[8] = 64;
 	p[9] = proto;
 	inet_pton(AF_INET, src, p + 12);
@@ -87,7 +76,7 @@ static size_t ipv6_pkt(uint8_t *p, uint8_t nh, const char *src, const char *dst,
 {
 	memset(p, 0, 40);
 	p[0] = 0x60;
-	put16(p + 4, (unsigned)(extlen + l4len));
+	wire_put_u16(p + 4, (unsigned)(extlen + l4len));
 	p[6] = extlen ? ext_nh : nh;
 	p[7] = 55;
 	inet_pton(AF_INET6, src, p + 8);
@@ -106,17 +95,17 @@ static void link_wrap(struct frame *f, int dlt, const uint8_t *ip, size_t len)
 	memset(f, 0, sizeof *f);
 	switch (dlt) {
 	case DLT_EN10MB: /* with one 802.1Q tag */
-		put16(f->b + 12, 0x8100);
-		put16(f->b + 14, 7);
-		put16(f->b + 16, v6 ? 0x86DD : 0x0800);
+		wire_put_u16(f->b + 12, 0x8100);
+		wire_put_u16(f->b + 14, 7);
+		wire_put_u16(f->b + 16, v6 ? 0x86DD : 0x0800);
 		off = 18;
 		break;
 	case DLT_LINUX_SLL:
-		put16(f->b + 14, v6 ? 0x86DD : 0x0800);
+		wire_put_u16(f->b + 14, v6 ? 0x86DD : 0x0800);
 		off = 16;
 		break;
 	case DLT_LINUX_SLL2:
-		put16(f->b, v6 ? 0x86DD : 0x0800);
+		wire_put_u16(f->b, v6 ? 0x86DD : 0x0800);
 		off = 20;
 		break;
 	case DLT_NULL: /* host order (little endian here) */
@@ -256,9 +245,9 @@ static void test_udp_icmp_fragments(void **state)
 	size_t n;
 	/* UDP */
 	memset(l4, 0, 8);
-	put16(l4, 5353);
-	put16(l4 + 2, 161);
-	put16(l4 + 4, 8);
+	wire_put_u16(l4, 5353);
+	wire_put_u16(l4 + 2, 161);
+	wire_put_u16(l4 + 4, 8);
 	n = ipv4_pkt(ip, 17, "192.0.2.1", "198.18.0.1", 1, 0, l4, 8);
 	link_wrap(&f[0], DLT_RAW, ip, n);
 	/* ICMP port unreachable */
@@ -280,12 +269,12 @@ static void test_udp_icmp_fragments(void **state)
 	fh[0] = 17;
 	fh[3] = 1;
 	memset(l4, 0, 8);
-	put16(l4, 9);
-	put16(l4 + 2, 53);
+	wire_put_u16(l4, 9);
+	wire_put_u16(l4 + 2, 53);
 	n = ipv6_pkt(ip, 17, "2001:db8::5", "2001:db8::6", fh, 8, 44, l4, 8);
 	link_wrap(&f[4], DLT_RAW, ip, n);
 	/* IPv6 later fragment */
-	put16(fh + 2, 0x00A8);
+	wire_put_u16(fh + 2, 0x00A8);
 	n = ipv6_pkt(ip, 17, "2001:db8::5", "2001:db8::6", fh, 8, 44, l4, 8);
 	link_wrap(&f[5], DLT_RAW, ip, n);
 	tmpdir_path(path, sizeof path, "mix.pcap");
@@ -437,7 +426,7 @@ static void test_damaged_packets(void **state)
 	link_wrap(&f[2], DLT_EN10MB, ip, m);
 	f[2].b[18] = 0x35; /* version 3 */
 	link_wrap(&f[3], DLT_EN10MB, ip, m);
-	put16(f[3].b + 16, 0x0806); /* ARP */
+	wire_put_u16(f[3].b + 16, 0x0806); /* ARP */
 	link_wrap(&f[4], DLT_EN10MB, ip, m);
 	f[4].caplen = 10; /* Ethernet header cut */
 	tmpdir_path(path, sizeof path, "damaged.pcap");

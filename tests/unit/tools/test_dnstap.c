@@ -18,6 +18,7 @@
 #include "common/err.h"
 #include "common/mem.h"
 #include "common/revname.h"
+#include "common/wire.h"
 #include "tests/helpers/dnsq.h"
 #include "tools/dnstap.h"
 
@@ -271,28 +272,15 @@ static void spill(const char *path, const uint8_t *b, size_t len)
 	fclose(f);
 }
 
-static uint32_t be32(const uint8_t *p)
-{
-	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
 /* Offsets of the frames of a frame stream (data and control, START first). */
 static size_t frames_of(const uint8_t *b, size_t len, size_t *off, size_t max)
 {
 	size_t n = 0, p = 0;
 	while (p + 4 <= len && n < max) {
 		off[n++] = p;
-		uint32_t l = be32(b + p);
+		uint32_t l = wire_get_u32(b + p);
 		if (l == 0)
-			p += 8 + be32(b + p + 4);
+			p += 8 + wire_get_u32(b + p + 4);
 		else
 			p += 4 + l;
 	}
@@ -424,7 +412,7 @@ static void test_dnstap_corrupt(void **state)
 	size_t k = nf / 2;
 	uint8_t saved[8];
 	memcpy(saved, b + off[k], 8);
-	put32(b + off[k], 0x7FFFFFF0u);
+	wire_put_u32(b + off[k], 0x7FFFFFF0u);
 	spill(path, b, len);
 	assert_int_equal(decode(r, path, NULL), BSC_EMALF);
 	assert_int_equal(r->offset, off[k]);
@@ -433,8 +421,8 @@ static void test_dnstap_corrupt(void **state)
 	for (size_t i = 0; i < r->n; i++)
 		assert_true(same_query(&r->ev[i], &one->ev[i]));
 	/* an escape followed by a control frame too long to be one */
-	put32(b + off[k], 0);
-	put32(b + off[k] + 4, 100000);
+	wire_put_u32(b + off[k], 0);
+	wire_put_u32(b + off[k] + 4, 100000);
 	spill(path, b, len);
 	assert_int_equal(decode(r, path, NULL), BSC_EMALF);
 	assert_int_equal(r->offset, off[k]);
@@ -455,21 +443,21 @@ static size_t stream(uint8_t *out, const char *ctype, const uint8_t *const *fram
 		     const size_t *lens, size_t nframes)
 {
 	size_t p = 0, cl = strlen(ctype);
-	put32(out, 0);
-	put32(out + 4, (uint32_t)(12 + cl));
-	put32(out + 8, 2); /* START */
-	put32(out + 12, 1); /* content type field */
-	put32(out + 16, (uint32_t)cl);
+	wire_put_u32(out, 0);
+	wire_put_u32(out + 4, (uint32_t)(12 + cl));
+	wire_put_u32(out + 8, 2); /* START */
+	wire_put_u32(out + 12, 1); /* content type field */
+	wire_put_u32(out + 16, (uint32_t)cl);
 	memcpy(out + 20, ctype, cl);
 	p = 20 + cl;
 	for (size_t i = 0; i < nframes; i++) {
-		put32(out + p, (uint32_t)lens[i]);
+		wire_put_u32(out + p, (uint32_t)lens[i]);
 		memcpy(out + p + 4, frames[i], lens[i]);
 		p += 4 + lens[i];
 	}
-	put32(out + p, 0);
-	put32(out + p + 4, 4);
-	put32(out + p + 8, 3); /* STOP */
+	wire_put_u32(out + p, 0);
+	wire_put_u32(out + p + 4, 4);
+	wire_put_u32(out + p + 8, 3); /* STOP */
 	return p + 12;
 }
 

@@ -24,6 +24,7 @@
 #include "common/err.h"
 #include "common/mem.h"
 #include "common/revname.h"
+#include "common/wire.h"
 #include "tests/helpers/dnsq.h"
 #include "tools/pcapdns.h"
 #include "tools/qfilter.h"
@@ -406,18 +407,6 @@ static void synth_close(struct synth *s)
 	pcap_close(s->pd);
 }
 
-static void put16(uint8_t *p, unsigned v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, v >> 16);
-	put16(p + 2, v & 0xFFFF);
-}
-
 static void ip_bytes(const char *s, uint8_t *b)
 {
 	struct bsc_addr a;
@@ -447,17 +436,17 @@ static size_t mk_ip(uint8_t *out, const struct l4 *x, const uint8_t *pl, size_t 
 	uint8_t t[70000];
 	size_t tl;
 	if (x->proto == UDP) {
-		put16(t, x->sport);
-		put16(t + 2, x->dport);
-		put16(t + 4, (unsigned)(8 + pll));
-		put16(t + 6, 0);
+		wire_put_u16(t, x->sport);
+		wire_put_u16(t + 2, x->dport);
+		wire_put_u16(t + 4, (unsigned)(8 + pll));
+		wire_put_u16(t + 6, 0);
 		memcpy(t + 8, pl, pll);
 		tl = 8 + pll;
 	} else {
 		memset(t, 0, 20);
-		put16(t, x->sport);
-		put16(t + 2, x->dport);
-		put32(t + 4, x->seq);
+		wire_put_u16(t, x->sport);
+		wire_put_u16(t + 2, x->dport);
+		wire_put_u32(t + 4, x->seq);
 		t[12] = 5 << 4;
 		t[13] = x->tcp_flags ? x->tcp_flags : 0x18; /* PSH ACK */
 		memcpy(t + 20, pl, pll);
@@ -467,8 +456,8 @@ static size_t mk_ip(uint8_t *out, const struct l4 *x, const uint8_t *pl, size_t 
 		size_t ihl = 20 + 4 * x->ip_opt_words;
 		memset(out, 0, ihl);
 		out[0] = (uint8_t)(0x40 | (ihl / 4));
-		put16(out + 2, (unsigned)(ihl + tl));
-		put16(out + 6, x->frag);
+		wire_put_u16(out + 2, (unsigned)(ihl + tl));
+		wire_put_u16(out + 6, x->frag);
 		out[8] = 64;
 		out[9] = (uint8_t)x->proto;
 		ip_bytes(x->src, out + 12);
@@ -495,13 +484,13 @@ static size_t mk_ip(uint8_t *out, const struct l4 *x, const uint8_t *pl, size_t 
 		else if (type != 44)
 			ext[1] = (uint8_t)(hl / 8 - 1);
 		if (type == 44)
-			put16(ext + 2, 1); /* offset 0, more fragments */
+			wire_put_u16(ext + 2, 1); /* offset 0, more fragments */
 		el += hl;
 		nh = type;
 	}
 	out[6] = nh;
 	out[7] = 64;
-	put16(out + 4, (unsigned)(el + tl));
+	wire_put_u16(out + 4, (unsigned)(el + tl));
 	ip_bytes(x->src, out + 8);
 	ip_bytes(x->dst, out + 24);
 	memcpy(out + 40, ext, el);
@@ -523,30 +512,30 @@ static size_t mk_link(uint8_t *out, int dlt, const uint8_t *ip, size_t ipl, unsi
 		out[11] = 2;
 		h = 12;
 		for (unsigned i = 0; i < vlans; i++) {
-			put16(out + h, i == 0 && vlans > 1 ? 0x88A8 : 0x8100);
-			put16(out + h + 2, 100 + i);
+			wire_put_u16(out + h, i == 0 && vlans > 1 ? 0x88A8 : 0x8100);
+			wire_put_u16(out + h + 2, 100 + i);
 			h += 4;
 		}
-		put16(out + h, et);
+		wire_put_u16(out + h, et);
 		h += 2;
 		break;
 	case DLT_LINUX_SLL:
 		memset(out, 0, 16);
-		put16(out + 2, 772);
-		put16(out + 14, et);
+		wire_put_u16(out + 2, 772);
+		wire_put_u16(out + 14, et);
 		h = 16;
 		break;
 	case DLT_LINUX_SLL2:
 		memset(out, 0, 20);
-		put16(out, et);
-		put16(out + 8, 772);
+		wire_put_u16(out, et);
+		wire_put_u16(out + 8, 772);
 		h = 20;
 		break;
 	case DLT_NULL:
 	case DLT_LOOP: {
 		uint32_t af = v6 ? 30 : 2;
 		if (dlt == DLT_LOOP || big_endian_null) {
-			put32(out, af);
+			wire_put_u32(out, af);
 		} else {
 			out[0] = (uint8_t)af;
 			out[1] = out[2] = out[3] = 0;
@@ -697,7 +686,7 @@ static void test_pcap_ip_layers(void **state)
 	synth_add(&s, fr, fl, fl - 5);
 	/* not IP (ARP), bad IP version, another transport (ICMP), another port */
 	fl = mk_link(fr, DLT_EN10MB, ip, il, 0, false);
-	put16(fr + 12, 0x0806);
+	wire_put_u16(fr + 12, 0x0806);
 	synth_add(&s, fr, fl, 0);
 	x.frag = 0;
 	il = mk_ip(ip, &x, q, ql);
@@ -714,10 +703,10 @@ static void test_pcap_ip_layers(void **state)
 	x.dport = 53;
 	il = mk_ip(ip, &x, q, ql);
 	fl = mk_link(fr, DLT_EN10MB, ip, il, 0, false);
-	put16(fr + 14 + 2, (unsigned)(il + 10));
+	wire_put_u16(fr + 14 + 2, (unsigned)(il + 10));
 	synth_add(&s, fr, fl, 0);
-	put16(fr + 14 + 2, (unsigned)il);
-	put16(fr + 14 + 20 + 4, (unsigned)(il + 10));
+	wire_put_u16(fr + 14 + 2, (unsigned)il);
+	wire_put_u16(fr + 14 + 20 + 4, (unsigned)(il + 10));
 	synth_add(&s, fr, fl, 0);
 	/* a runt Ethernet frame */
 	synth_add(&s, fr, 10, 0);
@@ -766,7 +755,7 @@ static void test_pcap_tcp_segments(void **state)
 	/* 1, 2, 3 in one segment */
 	size_t n = 0;
 	for (int i = 0; i < 3; i++) {
-		put16(seg + n, (unsigned)ql[i]);
+		wire_put_u16(seg + n, (unsigned)ql[i]);
 		memcpy(seg + n + 2, q[i], ql[i]);
 		n += 2 + ql[i];
 	}
@@ -779,9 +768,9 @@ static void test_pcap_tcp_segments(void **state)
 	/* 4 split over two segments: skipped; its tail carries the prefix of 5
 	 * cut after one byte, whose second byte and body come next */
 	n = 0;
-	put16(seg, (unsigned)ql[3]);
+	wire_put_u16(seg, (unsigned)ql[3]);
 	memcpy(seg + 2, q[3], ql[3]);
-	put16(seg + 2 + ql[3], (unsigned)ql[4]);
+	wire_put_u16(seg + 2 + ql[3], (unsigned)ql[4]);
 	memcpy(seg + 4 + ql[3], q[4], ql[4]);
 	size_t total = 4 + ql[3] + ql[4];
 	size_t cut1 = 10, cut2 = 2 + ql[3] + 1;
@@ -796,7 +785,7 @@ static void test_pcap_tcp_segments(void **state)
 	synth_add(&s, ip, il, 0);
 	seq += (uint32_t)total;
 	/* 6: the prefix alone, then the message */
-	put16(seg, (unsigned)ql[5]);
+	wire_put_u16(seg, (unsigned)ql[5]);
 	x.seq = seq;
 	il = mk_ip(ip, &x, seg, 2);
 	synth_add(&s, ip, il, 0);
@@ -808,7 +797,7 @@ static void test_pcap_tcp_segments(void **state)
 	/* the server's response to 6, over TCP, with BADVERS */
 	uint8_t a[600];
 	size_t al = response(a + 2, q[5], ql[5], 16);
-	put16(a, (unsigned)al);
+	wire_put_u16(a, (unsigned)al);
 	struct l4 y = { .proto = TCP, .src = "10.0.0.53", .dst = "10.0.0.9", .sport = 53,
 			.dport = 3333, .seq = 77 };
 	il = mk_ip(ip, &y, a, al + 2);
@@ -818,7 +807,7 @@ static void test_pcap_tcp_segments(void **state)
 	size_t bl = response(a + 2, q[0], ql[0], 3);
 	memset(a + 2 + bl, 0, 100); /* stands for its records */
 	bl += 100;
-	put16(a, (unsigned)bl);
+	wire_put_u16(a, (unsigned)bl);
 	y.seq = 77 + (uint32_t)al + 2;
 	il = mk_ip(ip, &y, a, 2 + ql[0] + 10);
 	synth_add(&s, ip, il, 0);
