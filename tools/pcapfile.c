@@ -503,7 +503,7 @@ static bool native_cut(struct pcapfile *f, size_t reclen)
 	static const uint8_t zero_hdr[REC_HDR];
 	uintptr_t c = sigbus_cut_of(f->map);
 	uint64_t at = (uint64_t)(f->w.win + f->w.at - f->map), end = at + reclen;
-	uint64_t size = UINT64_MAX;
+	uint64_t size = UINT64_MAX, zero_from;
 	bool zeros = f->w.len - f->w.at >= REC_HDR &&
 		     memcmp(f->w.win + f->w.at, zero_hdr, REC_HDR) == 0;
 	bool changed = true;
@@ -520,10 +520,18 @@ static bool native_cut(struct pcapfile *f, size_t reclen)
 	}
 	if ((c == CUT_NONE || end <= c) && size >= end && !changed)
 		return false; /* a record of zeros in the file as it was mapped */
+	/* zeros stand past the new end; when the first read that faulted lay
+	 * pages further on, the pages between were read before the cut and were
+	 * the file's, so zeros count from there */
+	zero_from = size;
+	if (c != CUT_NONE && size < UINT64_MAX - page_size() &&
+	    c > (size + page_size() - 1) / page_size() * page_size())
+		zero_from = c;
 	k = snprintf(msg, sizeof msg, "the file was cut short while it was being read; ");
-	if (size < at)
+	if (zero_from < at)
 		snprintf(msg + k, sizeof msg - (size_t)k, "it now ends at byte %" PRIu64
-			 ", and the %" PRIu64 " bytes read past that were zeros", size, at - size);
+			 ", and the %" PRIu64 " bytes read past that were zeros", size,
+			 at - zero_from);
 	else if (size < end)
 		snprintf(msg + k, sizeof msg - (size_t)k, "it now ends at byte %" PRIu64, size);
 	else if (zeros)

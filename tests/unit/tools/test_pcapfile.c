@@ -457,8 +457,8 @@ struct cut_seen {
 	char err[600];
 };
 
-static void cut_child(const char *path, uint32_t nrec, off_t cut_at, bool regrow,
-		      struct cut_seen *cs)
+static void cut_child(const char *path, uint32_t nrec, unsigned before, off_t cut_at,
+		      bool regrow, struct cut_seen *cs)
 {
 	int fds[2], status;
 	pid_t pid;
@@ -485,7 +485,7 @@ static void cut_child(const char *path, uint32_t nrec, off_t cut_at, bool regrow
 		out = fdopen(fds[1], "w");
 		if (!out || pcapfile_open(&f, path, 0, err, sizeof err) != 0 || !pcapfile_mapped(f))
 			_exit(3);
-		for (int k = 0; k < 10; k++, n++)
+		for (unsigned k = 0; k < before; k++, n++)
 			if (pcapfile_next(f, &r) != 1)
 				_exit(4);
 		if (truncate(path, cut_at) != 0)
@@ -548,7 +548,7 @@ static void test_cut_while_mapped(void **state)
 	unsigned n;
 
 	tmpdir_path(path, sizeof path, "cut.pcap");
-	cut_child(path, 200000, page, false, &cs);
+	cut_child(path, 200000, 10, page, false, &cs);
 	cut_expect((uint64_t)page, true, &n, &stop);
 	assert_int_equal(cs.n, n);
 	assert_int_equal(cs.zero_tail, 0);
@@ -584,7 +584,7 @@ static void test_cut_inside_page(void **state)
 		unsigned n;
 
 		tmpdir_path(path, sizeof path, "cut2.pcap");
-		cut_child(path, cases[i].nrec, (off_t)cases[i].cut, false, &cs);
+		cut_child(path, cases[i].nrec, 10, (off_t)cases[i].cut, false, &cs);
 		cut_expect(cases[i].cut, false, &n, &stop);
 		assert_int_equal(cs.n, n);
 		assert_int_equal(cs.zero_tail, stop > cases[i].cut);
@@ -602,6 +602,31 @@ static void test_cut_inside_page(void **state)
 	}
 }
 
+/* Cut far behind the reader (which had read records on three pages
+ * past the new end before the cut): what it read then was the file's, so
+ * the damage does not count it as zeros; the first read after the cut
+ * faults and reading stops there. */
+static void test_cut_behind_reader(void **state)
+{
+	(void)state;
+	long page = sysconf(_SC_PAGESIZE);
+	unsigned before = (unsigned)((4 * page - 24) / 76);
+	char path[300], want[200];
+	struct cut_seen cs;
+	const char *z;
+
+	tmpdir_path(path, sizeof path, "cut4.pcap");
+	cut_child(path, 200000, before, page, false, &cs);
+	assert_int_equal(cs.n, before);
+	assert_int_equal(cs.rc, BSC_ETRUNC);
+	snprintf(want, sizeof want, "it now ends at byte %ld", page);
+	assert_non_null(strstr(cs.err, want));
+	/* zeros, if any, only from the page where the read faulted */
+	z = strstr(cs.err, ", and the ");
+	if (z)
+		assert_true(strtoull(z + 10, NULL, 10) < (unsigned long long)page);
+}
+
 /* Cut to nothing and grown again to its old size, as `copytruncate` leaves
  * a file whose writer keeps its offset: no fault (the file is as long as
  * the mapping), but the rest reads as zeros; the reader stops at the first
@@ -613,7 +638,7 @@ static void test_cut_and_regrown(void **state)
 	struct cut_seen cs;
 
 	tmpdir_path(path, sizeof path, "cut3.pcap");
-	cut_child(path, 2000, 0, true, &cs);
+	cut_child(path, 2000, 10, 0, true, &cs);
 	assert_int_equal(cs.n, 10);
 	assert_int_equal(cs.zero_tail, 0);
 	assert_int_equal(cs.rc, BSC_ETRUNC);
@@ -715,6 +740,7 @@ int main(void)
 		cmocka_unit_test(test_large_mapped),
 		cmocka_unit_test(test_cut_while_mapped),
 		cmocka_unit_test(test_cut_inside_page),
+		cmocka_unit_test(test_cut_behind_reader),
 		cmocka_unit_test(test_cut_and_regrown),
 		cmocka_unit_test(test_zero_record_unchanged),
 		cmocka_unit_test(test_sigbus_handler_scope),
