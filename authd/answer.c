@@ -163,7 +163,7 @@ static bool parse_ecs(struct query *pq, const uint8_t *d, uint16_t len)
 {
 	if (len < 4)
 		return false;
-	uint16_t fam = (uint16_t)((d[0] << 8) | d[1]);
+	uint16_t fam = wire_get_u16(d);
 	uint8_t src = d[2], scope = d[3];
 	unsigned max = fam == 1 ? 32 : fam == 2 ? 128 : 0;
 	if (max == 0 || src > max || scope != 0)

@@ -462,7 +462,7 @@ static bool rr_next(struct rr_iter *it, const uint8_t **rd, uint16_t *rdlen)
 {
 	if (it->p >= it->end)
 		return false;
-	*rdlen = (uint16_t)((it->p[8] << 8) | it->p[9]);
+	*rdlen = wire_get_u16(it->p + 8);
 	*rd = it->p + 10;
 	it->p += 10u + *rdlen;
 	return true;
@@ -965,7 +965,7 @@ static int zone_build(struct zl_ctx *c, struct zi_zone *z)
 	/* negative answers: the SOA with TTL min(SOA TTL, MINIMUM) (RFC 2308) */
 	const struct zl_rrset *soa = node_rrset(&b, apex, T_SOA);
 	const uint8_t *sp = b.wire.p + soa->off;
-	uint16_t rdlen = (uint16_t)((sp[8] << 8) | sp[9]);
+	uint16_t rdlen = wire_get_u16(sp + 8);
 	uint32_t ttl = wire_get_u32(sp + 4);
 	uint32_t minimum = wire_get_u32(sp + 10 + rdlen - 4);
 	z->serial = wire_get_u32(sp + 10 + rdlen - 20);

@@ -1705,11 +1705,8 @@ void store_label_encode(const struct store_label *l, uint8_t *buf)
 	buf[5] = l->service;
 	buf[6] = l->nports;
 	buf[7] = 0;
-	for (unsigned i = 0; i < STORE_LABEL_PORTS; i++) {
-		uint16_t p = i < l->nports ? l->ports[i] : 0;
-		buf[8 + 2 * i] = (uint8_t)(p >> 8);
-		buf[9 + 2 * i] = (uint8_t)p;
-	}
+	for (unsigned i = 0; i < STORE_LABEL_PORTS; i++)
+		wire_put_u16(buf + 8 + 2 * i, i < l->nports ? l->ports[i] : 0);
 	wire_put_u64(buf + 16, l->packets);
 	wire_put_u64(buf + 24, l->destinations);
 	wire_put_u64(buf + 32, l->window_start_s);
@@ -1731,7 +1728,7 @@ int store_label_decode(const uint8_t *v, size_t n, struct store_label *l)
 	l->service = v[5];
 	l->nports = v[6];
 	for (unsigned i = 0; i < STORE_LABEL_PORTS; i++)
-		l->ports[i] = (uint16_t)((v[8 + 2 * i] << 8) | v[9 + 2 * i]);
+		l->ports[i] = wire_get_u16(v + 8 + 2 * i);
 	l->packets = wire_get_u64(v + 16);
 	l->destinations = wire_get_u64(v + 24);
 	l->window_start_s = wire_get_u64(v + 32);

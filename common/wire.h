@@ -29,89 +29,6 @@ static inline size_t wire_avail(const struct wire *w)
 	return w->error ? 0 : w->size - w->pos;
 }
 
-static inline bool wire_need(struct wire *w, size_t n)
-{
-	if (w->error || w->size - w->pos < n) {
-		w->error = true;
-		return false;
-	}
-	return true;
-}
-
-static inline uint8_t wire_read_u8(struct wire *w)
-{
-	if (!wire_need(w, 1))
-		return 0;
-	return w->base[w->pos++];
-}
-
-static inline uint16_t wire_read_u16(struct wire *w)
-{
-	if (!wire_need(w, 2))
-		return 0;
-	uint16_t v = (uint16_t)((w->base[w->pos] << 8) | w->base[w->pos + 1]);
-	w->pos += 2;
-	return v;
-}
-
-static inline uint32_t wire_read_u32(struct wire *w)
-{
-	if (!wire_need(w, 4))
-		return 0;
-	const uint8_t *p = w->base + w->pos;
-	w->pos += 4;
-	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
-static inline void wire_skip(struct wire *w, size_t n)
-{
-	if (wire_need(w, n))
-		w->pos += n;
-}
-
-static inline void wire_read(struct wire *w, void *dst, size_t n)
-{
-	if (!wire_need(w, n))
-		return;
-	memcpy(dst, w->base + w->pos, n);
-	w->pos += n;
-}
-
-static inline void wire_write_u8(struct wire *w, uint8_t v)
-{
-	if (wire_need(w, 1))
-		w->base[w->pos++] = v;
-}
-
-static inline void wire_write_u16(struct wire *w, uint16_t v)
-{
-	if (!wire_need(w, 2))
-		return;
-	w->base[w->pos] = (uint8_t)(v >> 8);
-	w->base[w->pos + 1] = (uint8_t)v;
-	w->pos += 2;
-}
-
-static inline void wire_write_u32(struct wire *w, uint32_t v)
-{
-	if (!wire_need(w, 4))
-		return;
-	uint8_t *p = w->base + w->pos;
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-	w->pos += 4;
-}
-
-static inline void wire_write(struct wire *w, const void *src, size_t n)
-{
-	if (!wire_need(w, n))
-		return;
-	memcpy(w->base + w->pos, src, n);
-	w->pos += n;
-}
-
 /* Big-endian helpers on raw pointers at any alignment (caller checked
  * bounds).  These fix the byte order of stored keys, values and event-log
  * records: most significant byte first, whatever the host. */
@@ -156,4 +73,82 @@ static inline void wire_put_u64(uint8_t *p, uint64_t v)
 	p[5] = (uint8_t)(v >> 16);
 	p[6] = (uint8_t)(v >> 8);
 	p[7] = (uint8_t)v;
+}
+
+static inline bool wire_need(struct wire *w, size_t n)
+{
+	if (w->error || w->size - w->pos < n) {
+		w->error = true;
+		return false;
+	}
+	return true;
+}
+
+static inline uint8_t wire_read_u8(struct wire *w)
+{
+	if (!wire_need(w, 1))
+		return 0;
+	return w->base[w->pos++];
+}
+
+static inline uint16_t wire_read_u16(struct wire *w)
+{
+	if (!wire_need(w, 2))
+		return 0;
+	uint16_t v = wire_get_u16(w->base + w->pos);
+	w->pos += 2;
+	return v;
+}
+
+static inline uint32_t wire_read_u32(struct wire *w)
+{
+	if (!wire_need(w, 4))
+		return 0;
+	uint32_t v = wire_get_u32(w->base + w->pos);
+	w->pos += 4;
+	return v;
+}
+
+static inline void wire_skip(struct wire *w, size_t n)
+{
+	if (wire_need(w, n))
+		w->pos += n;
+}
+
+static inline void wire_read(struct wire *w, void *dst, size_t n)
+{
+	if (!wire_need(w, n))
+		return;
+	memcpy(dst, w->base + w->pos, n);
+	w->pos += n;
+}
+
+static inline void wire_write_u8(struct wire *w, uint8_t v)
+{
+	if (wire_need(w, 1))
+		w->base[w->pos++] = v;
+}
+
+static inline void wire_write_u16(struct wire *w, uint16_t v)
+{
+	if (!wire_need(w, 2))
+		return;
+	wire_put_u16(w->base + w->pos, v);
+	w->pos += 2;
+}
+
+static inline void wire_write_u32(struct wire *w, uint32_t v)
+{
+	if (!wire_need(w, 4))
+		return;
+	wire_put_u32(w->base + w->pos, v);
+	w->pos += 4;
+}
+
+static inline void wire_write(struct wire *w, const void *src, size_t n)
+{
+	if (!wire_need(w, n))
+		return;
+	memcpy(w->base + w->pos, src, n);
+	w->pos += n;
 }
