@@ -46,15 +46,26 @@ void *mem_realloc(void *p, size_t n)
 	return realloc(p, n ? n : 1);
 }
 
+/* @n bytes aligned to @align (a power of two, at least a pointer), through
+ * the failure hook; NULL on failure. */
+static void *aligned(size_t align, size_t n)
+{
+	void *p;
+
+	if (should_fail() || posix_memalign(&p, align, n ? n : 1) != 0)
+		return NULL;
+	return p;
+}
+
 void *mem_calloc_aligned(size_t align, size_t n)
 {
 	void *p;
 
 	if (align < sizeof(void *) || (align & (align - 1)) != 0)
 		return NULL;
-	if (should_fail() || posix_memalign(&p, align, n ? n : 1) != 0)
-		return NULL;
-	memset(p, 0, n ? n : 1);
+	p = aligned(align, n);
+	if (p)
+		memset(p, 0, n ? n : 1);
 	return p;
 }
 
@@ -69,23 +80,18 @@ void *mem_calloc_aligned(size_t align, size_t n)
  * array's few hundred small pages mostly stay in the second-level TLB
  * anyway.  Memory obtained otherwise (mem_hint_huge) can only be advised
  * over the whole aligned pages it holds: none when it is shorter than one
- * page, so there the same threshold is followed by that test, and a range
- * of half a page to one page costs no system call. */
+ * page, and then no system call is made. */
 
 void *mem_alloc_large(size_t n)
 {
 	void *p;
 
-	if (n < MEM_HUGE_MIN) {
-		if (should_fail() || posix_memalign(&p, 64, n ? n : 1) != 0)
-			return NULL;
-		return p;
-	}
+	if (n < MEM_HUGE_MIN)
+		return aligned(64, n);
 	if (n > SIZE_MAX - MEM_HUGE_PAGE)
 		return NULL;
 	n = (n + MEM_HUGE_PAGE - 1) & ~(MEM_HUGE_PAGE - 1); /* whole huge pages */
-	if (should_fail() || posix_memalign(&p, MEM_HUGE_PAGE, n) != 0)
-		return NULL;
+	p = aligned(MEM_HUGE_PAGE, n);
 	mem_hint_huge(p, n);
 	return p;
 }
@@ -105,7 +111,7 @@ void mem_hint_huge(void *p, size_t n)
 {
 	uintptr_t a = (uintptr_t)p, lo, hi;
 
-	if (!p || n < MEM_HUGE_MIN)
+	if (!p)
 		return;
 	if (a > UINTPTR_MAX - MEM_HUGE_PAGE || n > UINTPTR_MAX - MEM_HUGE_PAGE - a)
 		return; /* the rounding below would wrap past the end */
