@@ -417,23 +417,12 @@ size_t cli_table_rows(const struct cli_table *t)
 /* Display width of UTF-8 text: code points (the CLI prints no wide characters). */
 size_t cli_text_width(const char *s, size_t len)
 {
-	size_t cont = 0, i = 0;
+	size_t w = 0;
 
-	/* Count continuation bytes (10xxxxxx) 8 at a time: x << 1 moves each byte's
-	 * bit 6 to where its bit 7 is, so c keeps bit 7 of exactly those bytes.  The
-	 * multiply sums the eight 0/1 bytes of c >> 7 into the top byte (a popcount
-	 * without -mpopcnt is a libgcc call, twice as slow here). */
-	for (; i + 8 <= len; i += 8) {
-		uint64_t x, c;
-
-		memcpy(&x, s + i, sizeof x);
-		c = x & ~(x << 1) & 0x8080808080808080ull;
-		cont += (size_t)(((c >> 7) * 0x0101010101010101ull) >> 56);
-	}
-	for (; i < len; i++)
-		if (((unsigned char)s[i] & 0xC0) == 0x80)
-			cont++;
-	return len - cont;
+	for (size_t i = 0; i < len; i++)
+		if (((unsigned char)s[i] & 0xC0) != 0x80)
+			w++;
+	return w;
 }
 
 void cli_table_print(const struct cli_table *t, FILE *out)

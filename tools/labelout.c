@@ -44,25 +44,18 @@ static const char *lo_time_get(struct lo_time *tc, uint64_t s)
 	return tc->text;
 }
 
-/* The number of decimal digits of @v. */
-static size_t lo_u64_len(uint64_t v)
-{
-	size_t n = 1;
-
-	while (v >= 10) {
-		v /= 10;
-		n++;
-	}
-	return n;
-}
-
 /* Decimal @v at @p (no NUL).  Returns its length. */
 static size_t lo_u64(char *p, uint64_t v)
 {
-	size_t n = lo_u64_len(v);
+	char tmp[LO_U64_LEN];
+	size_t n = 0;
 
-	for (size_t i = n; i-- > 0; v /= 10)
-		p[i] = (char)('0' + v % 10);
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	for (size_t i = 0; i < n; i++)
+		p[i] = tmp[n - 1 - i];
 	return n;
 }
 
@@ -177,10 +170,6 @@ static const enum cli_align lo_align[LO_COLS] = { CLI_LEFT, CLI_LEFT, CLI_LEFT, 
 /* The address as cli_addr_format() writes it; returns its length. */
 static size_t lo_addr(char *buf, size_t len, const struct bsc_addr *a)
 {
-	int n = addr_format(a, buf, len);
-
-	if (n >= 0)
-		return (size_t)n;
 	return strlen(cli_addr_format(a, buf, len));
 }
 
@@ -229,34 +218,24 @@ static void lo_flush(struct lo_out *o)
 	o->pos = 0;
 }
 
-static __attribute__((noinline)) void lo_put_slow(struct lo_out *o, const char *s, size_t n)
-{
-	lo_flush(o);
-	if (n > sizeof o->buf) {
-		fwrite(s, 1, n, o->f);
-		return;
-	}
-	memcpy(o->buf, s, n);
-	o->pos = n;
-}
-
-static inline void lo_put(struct lo_out *o, const char *s, size_t n)
-{
-	if (n > sizeof o->buf - o->pos) {
-		lo_put_slow(o, s, n);
-		return;
-	}
-	memcpy(o->buf + o->pos, s, n);
-	o->pos += n;
-}
-
 /* Room for @n (at most LO_OUT_LEN) bytes at the end of the buffer; the
  * caller writes them and advances @o->pos. */
-static char *lo_room(struct lo_out *o, size_t n)
+static inline char *lo_room(struct lo_out *o, size_t n)
 {
 	if (n > sizeof o->buf - o->pos)
 		lo_flush(o);
 	return o->buf + o->pos;
+}
+
+static inline void lo_put(struct lo_out *o, const char *s, size_t n)
+{
+	if (n > sizeof o->buf) {
+		lo_flush(o);
+		fwrite(s, 1, n, o->f);
+		return;
+	}
+	memcpy(lo_room(o, n), s, n);
+	o->pos += n;
 }
 
 /* ---- the JSON array, written directly ---- */
