@@ -6,6 +6,7 @@
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 char test_tmpdir[256];
@@ -64,12 +65,16 @@ void tmpdir_path(char *buf, size_t len, const char *name)
 int tmpdir_fresh(char *buf, size_t len)
 {
 	static unsigned serial;
-	char name[32];
-	int n;
+	int n = snprintf(buf, len, "%s/test%u", test_tmpdir, serial++);
 
-	snprintf(name, sizeof name, "test%u", serial++);
-	n = snprintf(buf, len, "%s/%s", test_tmpdir, name);
-	if (n < 0 || (size_t)n >= len)
+	if (n < 0 || (size_t)n >= len) {
+		fprintf(stderr, "tmpdir_fresh: %s/test%u does not fit %zu bytes\n", test_tmpdir,
+			serial - 1, len);
 		return -1;
-	return mkdir(buf, 0700) == 0 ? 0 : -1;
+	}
+	if (mkdir(buf, 0700) != 0) {
+		fprintf(stderr, "tmpdir_fresh: %s: %s\n", buf, strerror(errno));
+		return -1;
+	}
+	return 0;
 }

@@ -30,9 +30,9 @@
 #define NQ 211u
 
 struct tctx {
-	char dir[64];
-	char db[96];
-	char log[96];
+	char dir[256];
+	char db[300];
+	char log[300];
 };
 
 /* A fresh, empty folder of its own for each test, inside the program's

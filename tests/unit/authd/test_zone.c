@@ -456,7 +456,7 @@ static void test_zone_index_layout(void **state)
 	const struct zi_zone *z = &zt->zones[0];
 	assert_true(z->node_count > 128 * 256);
 	/* over 2 MiB of nodes (at least 64 bytes each): on a huge-page boundary */
-	assert_int_equal((uintptr_t)z->blob % ((uintptr_t)2 << 20), 0);
+	assert_int_equal((uintptr_t)z->blob % MEM_HUGE_PAGE, 0);
 	check_index(z);
 	struct dnsq_answer a;
 	assert_int_equal(ask(zt, "7.95.1.10.in-addr.arpa.", "PTR", &a), 0);

@@ -24,7 +24,7 @@
 #define NS 1000000000ull
 
 struct tctx {
-	char dir[64];
+	char dir[256];
 };
 
 /* A fresh, empty folder of its own for each test, inside the program's
@@ -54,7 +54,7 @@ static int teardown(void **state)
 
 static struct store *open_store(const char *dir, const char *sub)
 {
-	char path[256];
+	char path[300];
 	struct store *s;
 	snprintf(path, sizeof path, "%s/%s", dir, sub);
 	assert_int_equal(store_open(&s, path, NULL), 0);
@@ -699,7 +699,7 @@ static void test_agg_flush_grows_both_sorts(void **state)
 	const unsigned n = 14000; /* pairs: 28 originators x 500 queriers */
 	struct dump *d[2];
 	for (int small = 0; small < 2; small++) {
-		char path[256];
+		char path[300];
 		snprintf(path, sizeof path, "%s/%s", t->dir, small ? "small" : "large");
 		struct store_opts so = { .map_size = 256 << 10, .map_max = 64 << 20 };
 		struct store *s;

@@ -29,7 +29,7 @@
 #define T0 1795000000000000000ull /* 2026-11-18T11:06:40Z, ns */
 
 struct tctx {
-	char dir[64];
+	char dir[256];
 };
 
 /* A fresh, empty folder of its own for each test, inside the program's
@@ -553,7 +553,7 @@ static void test_evlog_torture_alloc(void **state)
 {
 	struct tctx *t = *state;
 	for (long k = 0; k < 20; k++) {
-		char sub[128];
+		char sub[300];
 		snprintf(sub, sizeof sub, "%s/t%ld", t->dir, k);
 		struct evlog_opts o = { .dir = sub };
 		struct evlog_writer *w = NULL;

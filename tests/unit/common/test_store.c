@@ -28,8 +28,8 @@
 #define NS 1000000000ull
 
 struct tctx {
-	char dir[64];
-	char db[96];
+	char dir[256];
+	char db[300];
 };
 
 /* A fresh, empty folder of its own for each test, inside the program's
@@ -145,7 +145,7 @@ static void test_store_refuses_schema_and_lengths(void **state)
 	assert_int_equal(store_open(&s, t->db, &ro), BSC_ESCHEMA);
 
 	/* Older: no migration exists from schema 0. */
-	char db2[128];
+	char db2[300];
 	snprintf(db2, sizeof db2, "%s/old", t->dir);
 	s = open_rw(db2);
 	assert_int_equal(store_meta_set_u64(s, "schema_version", 0), 0);
@@ -153,7 +153,7 @@ static void test_store_refuses_schema_and_lengths(void **state)
 	assert_int_equal(store_open(&s, db2, NULL), BSC_ESCHEMA);
 
 	/* Lengths other than the store's. */
-	char db3[128];
+	char db3[300];
 	snprintf(db3, sizeof db3, "%s/len", t->dir);
 	s = open_rw(db3);
 	store_close(s);
@@ -166,13 +166,13 @@ static void test_store_refuses_schema_and_lengths(void **state)
 	store_close(s);
 
 	/* A new store with unusable lengths. */
-	char db4[128];
+	char db4[300];
 	snprintf(db4, sizeof db4, "%s/bad", t->dir);
 	struct store_opts o4 = { .bucket_len = 3600, .bin_len = 7 };
 	assert_int_equal(store_open(&s, db4, &o4), BSC_ECONF);
 
 	/* Read-only on a missing store. */
-	char db5[128];
+	char db5[300];
 	snprintf(db5, sizeof db5, "%s/missing", t->dir);
 	assert_int_equal(store_open(&s, db5, &ro), BSC_ENOENT);
 }
@@ -384,7 +384,7 @@ static void test_store_map_full_then_usable(void **state)
 	store_close(s);
 
 	/* With room to grow, the same flush succeeds after growing. */
-	char db2[128];
+	char db2[300];
 	snprintf(db2, sizeof db2, "%s/grow", t->dir);
 	struct store_opts g = { .map_size = 256 << 10, .map_max = 64 << 20 };
 	assert_int_equal(store_open(&s, db2, &g), 0);
